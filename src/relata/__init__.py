@@ -1,0 +1,1 @@
+"""Relata: lifecycle messaging on objects and relationships."""

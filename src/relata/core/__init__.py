@@ -1,0 +1,1 @@
+"""The pure domain: values and decisions, no I/O, no clock reads, no SQL."""

@@ -1,0 +1,1 @@
+"""Use cases: core decisions combined with storage, one transaction per call."""

@@ -1,0 +1,1 @@
+"""Persistence on SQLAlchemy Core: the same code on SQLite and PostgreSQL."""

@@ -1,0 +1,220 @@
+"""Events, devices, suppressions and the change log."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from relata.core.model import Change, Device, Event
+from relata.core.times import Millis
+from relata.storage.database import inserted_pk
+from relata.storage.schema import changes, devices, events, suppressions
+
+# --- events ---------------------------------------------------------------------------------------
+
+
+def event_exists(conn: Connection, workspace_id: int, dedupe_id: str) -> bool:
+    return (
+        conn.execute(
+            select(events.c.pk).where(events.c.workspace_id == workspace_id, events.c.dedupe_id == dedupe_id)
+        ).first()
+        is not None
+    )
+
+
+def add_event(
+    conn: Connection,
+    workspace_id: int,
+    person_pk: int | None,
+    anonymous_id: str | None,
+    name: str,
+    type_: str,
+    data: Mapping[str, Any],
+    timestamp: Millis,
+    dedupe_id: str | None,
+    now: Millis,
+) -> int:
+    result = conn.execute(
+        insert(events).values(
+            workspace_id=workspace_id,
+            person_pk=person_pk,
+            anonymous_id=anonymous_id,
+            name=name,
+            type=type_,
+            data=dict(data),
+            timestamp=timestamp,
+            dedupe_id=dedupe_id,
+            received_at=now,
+        )
+    )
+    return inserted_pk(result)
+
+
+def adopt_anonymous_events(conn: Connection, workspace_id: int, anonymous_id: str, person_pk: int) -> int:
+    return conn.execute(
+        update(events)
+        .where(
+            events.c.workspace_id == workspace_id,
+            events.c.anonymous_id == anonymous_id,
+            events.c.person_pk.is_(None),
+        )
+        .values(person_pk=person_pk)
+    ).rowcount
+
+
+def move_events(conn: Connection, from_pk: int, to_pk: int) -> int:
+    return conn.execute(update(events).where(events.c.person_pk == from_pk).values(person_pk=to_pk)).rowcount
+
+
+def events_of(
+    conn: Connection, workspace_id: int, person_pk: int, limit: int = 100, before: int | None = None
+) -> list[Event]:
+    query = select(events).where(events.c.workspace_id == workspace_id, events.c.person_pk == person_pk)
+    if before is not None:
+        query = query.where(events.c.pk < before)
+    rows = conn.execute(query.order_by(events.c.pk.desc()).limit(limit))
+    return [
+        Event(r.pk, r.person_pk, r.anonymous_id, r.name, r.type, r.data, r.timestamp, r.dedupe_id)
+        for r in rows
+    ]
+
+
+# --- devices --------------------------------------------------------------------------------------
+
+
+def put_device(conn: Connection, workspace_id: int, person_pk: int, device: Device, now: Millis) -> None:
+    """Add or update a device; a token moves to the person who registers it last."""
+    where = (devices.c.workspace_id == workspace_id) & (devices.c.token == device.token)
+    values = {
+        "person_pk": person_pk,
+        "platform": device.platform,
+        "last_used": device.last_used,
+        "attributes": dict(device.attributes),
+        "updated_at": now,
+    }
+    if conn.execute(update(devices).where(where).values(values)).rowcount == 0:
+        conn.execute(insert(devices).values(workspace_id=workspace_id, token=device.token, **values))
+
+
+def remove_device(conn: Connection, workspace_id: int, person_pk: int, token: str) -> bool:
+    return bool(
+        conn.execute(
+            delete(devices).where(
+                devices.c.workspace_id == workspace_id,
+                devices.c.person_pk == person_pk,
+                devices.c.token == token,
+            )
+        ).rowcount
+    )
+
+
+def devices_of(conn: Connection, person_pk: int) -> list[Device]:
+    rows = conn.execute(select(devices).where(devices.c.person_pk == person_pk).order_by(devices.c.token))
+    return [Device(r.token, r.platform, r.last_used, r.attributes) for r in rows]
+
+
+def move_devices(conn: Connection, from_pk: int, to_pk: int) -> None:
+    conn.execute(update(devices).where(devices.c.person_pk == from_pk).values(person_pk=to_pk))
+
+
+# --- suppressions ---------------------------------------------------------------------------------
+
+
+def is_suppressed(conn: Connection, workspace_id: int, identifiers: Sequence[tuple[str, str]]) -> bool:
+    for kind, value in identifiers:
+        if (
+            conn.execute(
+                select(suppressions.c.kind).where(
+                    suppressions.c.workspace_id == workspace_id,
+                    suppressions.c.kind == kind,
+                    suppressions.c.value == value,
+                )
+            ).first()
+            is not None
+        ):
+            return True
+    return False
+
+
+def suppress(
+    conn: Connection, workspace_id: int, identifiers: Sequence[tuple[str, str]], now: Millis
+) -> None:
+    for kind, value in identifiers:
+        if not is_suppressed(conn, workspace_id, [(kind, value)]):
+            conn.execute(
+                insert(suppressions).values(workspace_id=workspace_id, kind=kind, value=value, created_at=now)
+            )
+
+
+def unsuppress(conn: Connection, workspace_id: int, identifiers: Sequence[tuple[str, str]]) -> int:
+    removed = 0
+    for kind, value in identifiers:
+        removed += conn.execute(
+            delete(suppressions).where(
+                suppressions.c.workspace_id == workspace_id,
+                suppressions.c.kind == kind,
+                suppressions.c.value == value,
+            )
+        ).rowcount
+    return removed
+
+
+# --- change log -----------------------------------------------------------------------------------
+
+
+def log(
+    conn: Connection,
+    workspace_id: int,
+    at: Millis,
+    op: str,
+    entity: str,
+    *,
+    person_pk: int | None = None,
+    object_pk: int | None = None,
+    other_pk: int | None = None,
+    diff: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    conn.execute(
+        insert(changes).values(
+            workspace_id=workspace_id,
+            at=at,
+            op=op,
+            entity=entity,
+            person_pk=person_pk,
+            object_pk=object_pk,
+            other_pk=other_pk,
+            diff=dict(diff or {}),
+            data=dict(data or {}),
+        )
+    )
+
+
+def change_from_row(r: Any) -> Change:
+    return Change(r.seq, r.at, r.op, r.entity, r.person_pk, r.object_pk, r.other_pk, r.diff, r.data)
+
+
+def history(
+    conn: Connection,
+    workspace_id: int,
+    *,
+    person_pk: int | None = None,
+    object_pk: int | None = None,
+    limit: int = 100,
+    before: int | None = None,
+) -> list[Change]:
+    """Newest first. For an object, changes where it is the subject or the parent of a link."""
+    query = select(changes).where(changes.c.workspace_id == workspace_id)
+    if person_pk is not None:
+        query = query.where(changes.c.person_pk == person_pk)
+    if object_pk is not None:
+        query = query.where((changes.c.object_pk == object_pk) | (changes.c.other_pk == object_pk))
+    if before is not None:
+        query = query.where(changes.c.seq < before)
+    return [change_from_row(r) for r in conn.execute(query.order_by(changes.c.seq.desc()).limit(limit))]
+
+
+def diff_json(diff: Mapping[str, tuple[Any, Any]]) -> dict[str, list[Any]]:
+    return {name: [old, new] for name, (old, new) in diff.items()}
