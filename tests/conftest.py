@@ -8,15 +8,26 @@ Set ``RELATA_TEST_STORES=sqlite`` to run only SQLite.
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import trustme
+import uvicorn
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from relata.bootstrap import Runtime, build
+from relata.core.clock import FakeClock
+from relata.settings import Settings
 from relata.storage.database import Database, null_pool_engine
 from relata.storage.migrate import upgrade
+from relata.storage.workspaces import Credentials
 
 POSTGRES_ADMIN = os.environ.get("RELATA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 STORES = [
@@ -79,3 +90,111 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that uses the database runs once per store."""
     if "database_url" in metafunc.fixturenames:
         metafunc.parametrize("database_url", STORES, indirect=True, ids=STORES)
+
+
+# --- a running Relata ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def runtime(database_url: str, clock: FakeClock) -> Iterator[Runtime]:
+    """Relata wired to a fresh database and a fake clock."""
+    rt = build(Settings(database_url=database_url), clock=clock, migrate=False)
+    yield rt
+    rt.services.db.dispose()
+
+
+@pytest.fixture
+def workspace(runtime: Runtime) -> Credentials:
+    return runtime.services.workspaces.create("test")
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    """An in-process HTTP client of the application."""
+    with TestClient(runtime.app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def track_auth(workspace: Credentials) -> tuple[str, str]:
+    return (workspace.site_id, workspace.track_api_key)
+
+
+@pytest.fixture
+def app_headers(workspace: Credentials) -> dict[str, str]:
+    return {"Authorization": f"Bearer {workspace.app_api_key}"}
+
+
+class LiveServer:
+    """Relata served by uvicorn on a free loopback port, in a thread of the test process."""
+
+    def __init__(self, app: Any, certfile: str | None = None, keyfile: str | None = None) -> None:
+        self.port = _free_port()
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.scheme = "https" if certfile else "http"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def tls_ca(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A throwaway CA and a certificate for 127.0.0.1/localhost (files: ca, cert, key)."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    folder = tmp_path_factory.mktemp("tls")
+    paths = {"ca": folder / "ca.pem", "cert": folder / "cert.pem", "key": folder / "key.pem"}
+    ca.cert_pem.write_to_path(str(paths["ca"]))
+    cert.cert_chain_pems[0].write_to_path(str(paths["cert"]))
+    for extra in cert.cert_chain_pems[1:]:
+        extra.write_to_path(str(paths["cert"]), append=True)
+    cert.private_key_pem.write_to_path(str(paths["key"]))
+    return {k: str(v) for k, v in paths.items()}
+
+
+@pytest.fixture
+def live_server(runtime: Runtime) -> Iterator[LiveServer]:
+    """Plain HTTP on loopback."""
+    with LiveServer(runtime.app) as server:
+        yield server
+
+
+@pytest.fixture
+def live_tls_server(runtime: Runtime, tls_ca: dict[str, str]) -> Iterator[LiveServer]:
+    """HTTPS on loopback with a certificate from ``tls_ca``."""
+    with LiveServer(runtime.app, tls_ca["cert"], tls_ca["key"]) as server:
+        yield server

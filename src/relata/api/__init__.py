@@ -1,0 +1,1 @@
+"""HTTP entrypoints: thin routers that parse, call one service, and serialise."""

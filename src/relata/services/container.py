@@ -1,0 +1,34 @@
+"""Every service of one running Relata, built from a database, a clock and limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from relata.core.clock import Clock
+from relata.core.limits import Limits
+from relata.services.contracts import ContractCache
+from relata.services.ingest import Ingest
+from relata.services.workspaces import Workspaces
+from relata.storage.database import Database
+
+
+@dataclass
+class Services:
+    db: Database
+    clock: Clock
+    limits: Limits
+    contracts: ContractCache
+    ingest: Ingest
+    workspaces: Workspaces
+
+    @classmethod
+    def create(cls, db: Database, clock: Clock, limits: Limits) -> Services:
+        contracts = ContractCache()
+        return cls(
+            db=db,
+            clock=clock,
+            limits=limits,
+            contracts=contracts,
+            ingest=Ingest(db, clock, limits, contracts),
+            workspaces=Workspaces(db, clock),
+        )
