@@ -28,3 +28,8 @@ def build(settings: Settings, clock: Clock | None = None, migrate: bool = True) 
         upgrade(db.engine)
     services = Services.create(db, clock or SystemClock(), settings.limits)
     return Runtime(settings, services, create_app(services))
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and multi-process serving: settings from the environment."""
+    return build(Settings.from_env(), migrate=False).app

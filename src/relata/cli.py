@@ -1,0 +1,169 @@
+"""The ``relata`` command: serve, migrate, workspace (and contract, mounted from its own module)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from relata.core.errors import NotFound, ValidationError
+from relata.services.container import Services
+from relata.settings import Settings
+from relata.storage.workspaces import Credentials
+
+app = typer.Typer(help="Relata: lifecycle messaging on objects and relationships.", no_args_is_help=True)
+workspace_app = typer.Typer(help="Workspaces and their API keys.", no_args_is_help=True)
+app.add_typer(workspace_app, name="workspace")
+console = Console()
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option("--database-url", envvar="RELATA_DATABASE_URL", help="sqlite:///path or postgresql://…"),
+]
+
+
+def _settings(database_url: str | None, **overrides: Any) -> Settings:
+    return Settings.from_env(database_url=database_url, **overrides)
+
+
+def _services(database_url: str | None, migrate: bool = True) -> Services:
+    from relata.bootstrap import build
+
+    return build(_settings(database_url), migrate=migrate).services
+
+
+def credentials_json(creds: Credentials) -> dict[str, str]:
+    return {
+        "workspace": creds.workspace.name,
+        "site_id": creds.site_id,
+        "track_api_key": creds.track_api_key,
+        "pipelines_write_key": creds.pipelines_write_key,
+        "app_api_key": creds.app_api_key,
+    }
+
+
+def _print_credentials(creds: Credentials, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(credentials_json(creds)))
+        return
+    table = Table(title=f"Workspace {creds.workspace.name!r}", show_header=False)
+    table.add_row("Track site id", creds.site_id)
+    table.add_row("Track API key", creds.track_api_key)
+    table.add_row("Pipelines write key", creds.pipelines_write_key)
+    table.add_row("App API key", creds.app_api_key)
+    console.print(table)
+
+
+@app.command()
+def serve(
+    database_url: DatabaseOption = None,
+    host: Annotated[str | None, typer.Option(envvar="RELATA_HOST")] = None,
+    port: Annotated[int | None, typer.Option(envvar="RELATA_PORT")] = None,
+    ssl_certfile: Annotated[str | None, typer.Option("--ssl-certfile", envvar="RELATA_SSL_CERTFILE")] = None,
+    ssl_keyfile: Annotated[str | None, typer.Option("--ssl-keyfile", envvar="RELATA_SSL_KEYFILE")] = None,
+    workers: Annotated[int, typer.Option(help="API processes (use with PostgreSQL)")] = 1,
+) -> None:
+    """Run Relata; creates and migrates the database, and on first start a workspace with its keys."""
+    settings = _settings(
+        database_url, host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile
+    )
+    from relata.bootstrap import build
+
+    runtime = build(settings)
+    created = runtime.services.workspaces.ensure_default(settings.workspace_name)
+    if created is not None:
+        console.print("[bold]First start:[/bold] created a workspace. Keep these keys:")
+        _print_credentials(created, as_json=False)
+    console.print(
+        f"Relata is serving at [bold]{settings.base_url}[/bold] "
+        f"(database: {settings.masked()['database_url']})"
+    )
+    if workers > 1:
+        runtime.services.db.dispose()
+        uvicorn.run(
+            "relata.bootstrap:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            ssl_certfile=settings.ssl_certfile,
+            ssl_keyfile=settings.ssl_keyfile,
+            log_level="warning",
+        )
+        return
+    uvicorn.run(
+        runtime.app,
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=settings.ssl_certfile,
+        ssl_keyfile=settings.ssl_keyfile,
+        log_level="warning",
+    )
+
+
+@app.command()
+def migrate(database_url: DatabaseOption = None) -> None:
+    """Create the database or bring it to the newest schema."""
+    from relata.storage.database import null_pool_engine
+    from relata.storage.migrate import current_revision, upgrade
+
+    settings = _settings(database_url)
+    engine = null_pool_engine(settings.database_url)
+    upgrade(engine)
+    console.print(f"Database at revision {current_revision(engine)}")
+    engine.dispose()
+
+
+@workspace_app.command("create")
+def workspace_create(
+    name: str,
+    database_url: DatabaseOption = None,
+    timezone: Annotated[str, typer.Option(help="Default timezone (IANA)")] = "UTC",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the keys as JSON")] = False,
+) -> None:
+    """Create a workspace and print its keys."""
+    try:
+        creds = _services(database_url).workspaces.create(name, timezone)
+    except ValidationError as exc:
+        console.print(f"[red]{exc.path}: {exc.message}[/red]")
+        raise typer.Exit(1) from None
+    _print_credentials(creds, as_json)
+
+
+@workspace_app.command("list")
+def workspace_list(
+    database_url: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List workspaces."""
+    found = _services(database_url).workspaces.list()
+    if as_json:
+        typer.echo(json.dumps([{"id": w.id, "name": w.name, "timezone": w.timezone} for w in found]))
+        return
+    table = Table("id", "name", "timezone")
+    for w in found:
+        table.add_row(str(w.id), w.name, w.timezone)
+    console.print(table)
+
+
+@workspace_app.command("keys")
+def workspace_keys(
+    name: Annotated[str, typer.Argument(help="Workspace name or id")] = "default",
+    database_url: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Print a workspace's keys."""
+    try:
+        creds = _services(database_url).workspaces.credentials(name)
+    except NotFound as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    _print_credentials(creds, as_json)
+
+
+def main() -> None:
+    app()
