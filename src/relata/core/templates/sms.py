@@ -1,0 +1,40 @@
+"""SMS length in segments: GSM-7 (160 per message, 153 per part) unless a character needs UCS-2
+(70 per message, 67 per part). Extension characters (``€``, ``[``, ``{`` ...) take two GSM septets;
+UCS-2 counts UTF-16 code units, so an emoji takes two."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+
+Encoding = Literal["GSM-7", "UCS-2"]
+
+
+def encoding_of(text: str) -> Encoding:
+    if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
+        return "GSM-7"
+    return "UCS-2"
+
+
+def sms_length(text: str) -> tuple[Encoding, int]:
+    """The encoding and the length in its units (septets or UTF-16 code units)."""
+    encoding = encoding_of(text)
+    if encoding == "GSM-7":
+        return encoding, sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+    return encoding, len(text.encode("utf-16-le")) // 2
+
+
+def segment_count(text: str) -> tuple[Encoding, int, int]:
+    """``(encoding, segments, length)``; an empty body is 0 segments."""
+    encoding, length = sms_length(text)
+    single, part = (160, 153) if encoding == "GSM-7" else (70, 67)
+    if length == 0:
+        return encoding, 0, 0
+    if length <= single:
+        return encoding, 1, length
+    return encoding, -(-length // part), length
