@@ -167,3 +167,7 @@ def workspace_keys(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -33,9 +33,7 @@ class Database:
         self.dialect = make_url(self.url).get_backend_name()
         self._write_lock = threading.RLock()
         if self.is_sqlite:
-            database = make_url(self.url).database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _ensure_sqlite_folder(self.url)
             self.engine: Engine = create_engine(
                 self.url,
                 echo=echo,
@@ -97,7 +95,16 @@ def _sqlite_begin(conn: Connection) -> None:
 
 def null_pool_engine(url: str) -> Engine:
     """A throwaway engine (migrations, admin statements)."""
-    return create_engine(normalize_url(url), poolclass=NullPool)
+    url = normalize_url(url)
+    _ensure_sqlite_folder(url)
+    return create_engine(url, poolclass=NullPool)
+
+
+def _ensure_sqlite_folder(url: str) -> None:
+    """SQLite creates a missing file but not a missing folder."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def inserted_pk(result: CursorResult[Any]) -> int:
