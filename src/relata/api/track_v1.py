@@ -1,7 +1,150 @@
-"""track_v1 API (under construction in this change)."""
+"""Track API v1 (SPEC §3.1): Customer.io's ``/api/v1`` endpoints, HTTP Basic ``site_id:api_key``.
+
+Handlers parse with ``track_v1_wire`` and apply the operations through ``Ingest``. Success is 200 ``{}``;
+bad input is 400 ``{"meta": {"errors": ["field: message"]}}`` (``errors.py``), a body over
+``Limits.entity_request_bytes`` is 413.
+
+Identifiers in paths arrive percent-encoded and may contain ``/`` (``%2F``). Routing works on the raw
+path, one decoded segment at a time (``RawPathRoute``), so an id like ``team/devices`` is a customer and
+never the devices endpoint of customer ``team``.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
+from urllib.parse import unquote
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match
+from starlette.types import Scope
+
+from relata.api import track_v1_wire as parse
+from relata.api.auth import services, track_workspace
+from relata.api.body import read_json, require_object
+from relata.core.errors import ValidationError
+from relata.core.identity import PersonRef
+from relata.core.model import Workspace
+from relata.core.operations import DeleteDevice, DeletePerson, Operation, SuppressPerson, UnsuppressPerson
+
+_SLASH = "\x00"  # stands for an encoded "/" inside one segment while the route matches
+
+
+class RawPathRoute(APIRoute):
+    """Match on the raw path so that ``%2F`` inside a segment stays inside that path parameter."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        raw = scope.get("raw_path")
+        if scope["type"] != "http" or not isinstance(raw, bytes) or b"%00" in raw.lower():
+            return super().matches(scope)
+        segments = raw.decode("latin-1").split("/")
+        path = "/".join(unquote(s).replace("/", _SLASH) for s in segments)
+        match, child = super().matches({**scope, "path": path})
+        params = child.get("path_params")
+        if params:
+            child["path_params"] = {
+                k: v.replace(_SLASH, "/") if isinstance(v, str) else v for k, v in params.items()
+            }
+        return match, child
+
+
+router = APIRouter(prefix="/api/v1", tags=["track v1"], route_class=RawPathRoute)
+Caller = Annotated[Workspace, Depends(track_workspace)]
+OK: dict[str, Any] = {}
+
+
+def _field(path: str, cio_relationships_object: bool) -> str:
+    """A write-path error's field as a v1 client names it."""
+    if path == "identifiers" or path.startswith("identifiers."):
+        return "identifier"
+    if cio_relationships_object and path.startswith("cio_relationships["):
+        return "cio_relationships.relationships" + path[len("cio_relationships") :]
+    return path
+
+
+async def _apply(
+    request: Request, workspace: Workspace, operations: Sequence[Operation], *, nested_links: bool = False
+) -> dict[str, Any]:
+    """Apply ``operations`` in order, each committed before the next; the first error is raised."""
+    ingest = services(request).ingest
+
+    def run() -> None:
+        for operation in operations:
+            try:
+                ingest.apply_one(workspace.id, operation)
+            except ValidationError as error:
+                field = _field(error.path, nested_links)
+                raise ValidationError(field, error.message, error.reason) from None
+
+    await run_in_threadpool(run)
+    return OK
+
+
+async def _body(request: Request, *, required: bool) -> Mapping[str, Any]:
+    limit = services(request).limits.entity_request_bytes
+    return require_object(await read_json(request, limit, required=required), "body")
+
+
+def _person(request: Request, identifier: str) -> PersonRef:
+    return parse.person(identifier, services(request).limits)
+
+
+@router.put("/customers/{identifier}/devices", summary="Add or update a device")
+async def add_device(identifier: str, request: Request, workspace: Caller) -> dict[str, Any]:
+    ref = _person(request, identifier)
+    svc = services(request)
+    operation = parse.device(ref, await _body(request, required=True), svc.limits, svc.clock.now())
+    return await _apply(request, workspace, [operation])
+
+
+@router.delete("/customers/{identifier}/devices/{token}", summary="Delete a device")
+async def delete_device(identifier: str, token: str, request: Request, workspace: Caller) -> dict[str, Any]:
+    ref = _person(request, identifier)
+    parse.device_token(token, services(request).limits, "token")
+    return await _apply(request, workspace, [DeleteDevice(ref, token)])
+
+
+@router.post("/customers/{identifier}/events", summary="Track an event for a person")
+async def track(identifier: str, request: Request, workspace: Caller) -> dict[str, Any]:
+    ref = _person(request, identifier)
+    body = await _body(request, required=True)
+    return await _apply(request, workspace, [parse.event(ref, body, services(request).limits)])
+
+
+@router.post("/customers/{identifier}/suppress", summary="Suppress a person")
+async def suppress(identifier: str, request: Request, workspace: Caller) -> dict[str, Any]:
+    return await _apply(request, workspace, [SuppressPerson(_person(request, identifier))])
+
+
+@router.post("/customers/{identifier}/unsuppress", summary="Unsuppress a person")
+async def unsuppress(identifier: str, request: Request, workspace: Caller) -> dict[str, Any]:
+    return await _apply(request, workspace, [UnsuppressPerson(_person(request, identifier))])
+
+
+@router.put("/customers/{identifier}", summary="Identify (create or update) a person")
+async def identify(identifier: str, request: Request, workspace: Caller) -> dict[str, Any]:
+    ref = _person(request, identifier)
+    body = await _body(request, required=False)
+    operations = parse.identify(ref, body, services(request).limits)
+    nested = isinstance(body.get("cio_relationships"), Mapping)
+    return await _apply(request, workspace, operations, nested_links=nested)
+
+
+@router.delete("/customers/{identifier}", summary="Delete a person")
+async def delete(identifier: str, request: Request, workspace: Caller) -> dict[str, Any]:
+    # A JSON body may come along (the official client sends ``{}``); it carries nothing and is not read.
+    return await _apply(request, workspace, [DeletePerson(_person(request, identifier))])
+
+
+@router.post("/events", summary="Track an anonymous event")
+async def track_anonymous(request: Request, workspace: Caller) -> dict[str, Any]:
+    body = await _body(request, required=True)
+    return await _apply(request, workspace, [parse.event(None, body, services(request).limits)])
+
+
+@router.post("/merge_customers", summary="Merge two people")
+async def merge_customers(request: Request, workspace: Caller) -> dict[str, Any]:
+    body = await _body(request, required=True)
+    return await _apply(request, workspace, [parse.merge(body, services(request).limits)])
