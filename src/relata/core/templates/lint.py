@@ -110,6 +110,7 @@ class _Checker:
         self.roots = ROOTS | extra_roots
         self.findings: list[Finding] = []
         self.assigned: dict[str, _Type] = {}
+        self.collections: set[int] = set()
         self.checked = bool(contract.object_types or contract.relationships or contract.person_attributes)
 
     # -- positions and findings -------------------------------------------------------------------
@@ -229,9 +230,8 @@ class _Checker:
             if isinstance(segment, int):
                 current = current.item if isinstance(current, _List) else None
             elif isinstance(segment, str):
-                current = self.step(
-                    current, segment, path.token.start_index, more=position < len(segments) - 1, report=report
-                )
+                more = position < len(segments) - 1 or id(path) in self.collections
+                current = self.step(current, segment, path.token.start_index, more=more, report=report)
             else:
                 current = None
             if current is None:
@@ -283,6 +283,8 @@ class _Checker:
 
     def visit(self, nodes: Iterable[Node], scopes: list[dict[str, _Type]], static: RenderContext) -> None:
         for node in nodes:
+            if isinstance(node, ForNode | TablerowNode):
+                self.collections.add(id(node.expression.iterable))
             for expr in node.expressions():
                 self.check_expression(expr, scopes)
             if isinstance(node, ForNode | TablerowNode):
