@@ -53,12 +53,28 @@ class GraphWriter:
         self._types: dict[str, ObjectType] = {}
         self._violations: list[tuple[Violation, Mapping[str, Any], bool]] = []
         self._sample: Mapping[str, Any] = {}
+        self._pending: list[dict[str, Any]] = []
+        self._changes: list[dict[str, Any]] = []
 
     # --- bookkeeping ----------------------------------------------------------------------------
 
     def forget(self) -> None:
-        """Drop caches after a rolled-back operation (a type it created no longer exists)."""
+        """Drop what a rolled-back operation left: its change-log rows, cached types it created."""
         self._types.clear()
+        self._pending.clear()
+
+    def keep(self) -> None:
+        """The operation succeeded: its change-log rows will be written."""
+        self._changes.extend(self._pending)
+        self._pending.clear()
+
+    def flush(self) -> None:
+        """Write the change-log rows of every kept operation, in order, in one statement."""
+        activity.append_changes(self.conn, self._changes)
+        self._changes.clear()
+
+    def _log(self, op: str, entity: str, **fields: Any) -> None:
+        self._pending.append(activity.change_row(self.ws, self.now, op, entity, **fields))
 
     def take_violations(self) -> list[tuple[Violation, Mapping[str, Any], bool]]:
         found, self._violations = self._violations, []
@@ -107,10 +123,7 @@ class GraphWriter:
             case DeleteDevice():
                 person = self._existing_person(op.person)
                 if person is not None and activity.remove_device(self.conn, self.ws, person.pk, op.token):
-                    activity.log(
-                        self.conn,
-                        self.ws,
-                        self.now,
+                    self._log(
                         "update",
                         "person",
                         person_pk=person.pk,
@@ -146,10 +159,7 @@ class GraphWriter:
         state, diff = AttributeState().merge(writes, self.now)
         ident = ref.value if ref.kind == "id" else None
         created = people.create(self.conn, self.ws, ident, state, self.now)
-        activity.log(
-            self.conn,
-            self.ws,
-            self.now,
+        self._log(
             "create",
             "person",
             person_pk=created.pk,
@@ -195,10 +205,7 @@ class GraphWriter:
             saved = people.save(self.conn, person, ident, state, self.now)
             data = {"id": ident} if ident != person.id else {}
             if diff or data:
-                activity.log(
-                    self.conn,
-                    self.ws,
-                    self.now,
+                self._log(
                     "update",
                     "person",
                     person_pk=saved.pk,
@@ -238,10 +245,7 @@ class GraphWriter:
             merged = link.state if mine is None else _merge_states(mine.state, link.state)
             PERSON_LINKS.put(self.conn, self.ws, person_pk, link.right, merged, self.now, mine)
             ANONYMOUS_LINKS.remove(self.conn, self.ws, anonymous_id, link.right)
-            activity.log(
-                self.conn,
-                self.ws,
-                self.now,
+            self._log(
                 "relationship_add",
                 "person",
                 person_pk=person_pk,
@@ -249,10 +253,7 @@ class GraphWriter:
                 diff=activity.diff_json({k: (None, v) for k, v in merged.values.items()}),
                 data={"from_anonymous_id": anonymous_id},
             )
-        activity.log(
-            self.conn,
-            self.ws,
-            self.now,
+        self._log(
             "merge",
             "person",
             person_pk=person_pk,
@@ -261,10 +262,7 @@ class GraphWriter:
 
     def _delete_person(self, person: Person, op: str) -> None:
         people.remove(self.conn, person.pk)  # relationships, devices, events, anonymous ids cascade
-        activity.log(
-            self.conn,
-            self.ws,
-            self.now,
+        self._log(
             op,
             "person",
             person_pk=person.pk,
@@ -288,7 +286,7 @@ class GraphWriter:
         if ref.kind == "cio_id":
             raise ValidationError("identifiers.cio_id", "unsuppress a person by id or email", "invalid")
         if activity.unsuppress(self.conn, self.ws, [_suppression_key(ref)]):
-            activity.log(self.conn, self.ws, self.now, "unsuppress", "person", data={ref.kind: ref.value})
+            self._log("unsuppress", "person", data={ref.kind: ref.value})
 
     def _merge(self, op: MergePeople) -> None:
         if op.primary == op.secondary:
@@ -323,10 +321,7 @@ class GraphWriter:
         people.move_anonymous_ids(self.conn, secondary.pk, primary.pk)
         people.remove(self.conn, secondary.pk)
         people.save(self.conn, primary, primary.id, person_state, self.now)
-        activity.log(
-            self.conn,
-            self.ws,
-            self.now,
+        self._log(
             "delete",
             "person",
             person_pk=secondary.pk,
@@ -337,10 +332,7 @@ class GraphWriter:
                 "cio_id": secondary.cio_id,
             },
         )
-        activity.log(
-            self.conn,
-            self.ws,
-            self.now,
+        self._log(
             "merge",
             "person",
             person_pk=primary.pk,
@@ -360,10 +352,7 @@ class GraphWriter:
             return
         device = Device(op.token, op.platform, op.last_used, dict(op.attributes))
         activity.put_device(self.conn, self.ws, person.pk, device, self.now)
-        activity.log(
-            self.conn,
-            self.ws,
-            self.now,
+        self._log(
             "update",
             "person",
             person_pk=person.pk,
@@ -405,10 +394,7 @@ class GraphWriter:
             op.dedupe_id,
             self.now,
         )
-        activity.log(
-            self.conn,
-            self.ws,
-            self.now,
+        self._log(
             "event",
             "person",
             person_pk=person_pk,
@@ -480,10 +466,7 @@ class GraphWriter:
         if found is None and create:
             self._judge(self.contract.check_object_id(object_type.name, ref.object_id, f"{path}.object_id"))
             found = objects.create(self.conn, self.ws, object_type, ref.object_id, AttributeState(), self.now)
-            activity.log(
-                self.conn,
-                self.ws,
-                self.now,
+            self._log(
                 "create",
                 "object",
                 object_pk=found.pk,
@@ -512,10 +495,7 @@ class GraphWriter:
             self._judge(self.contract.check_object(object_type.name, object_id, writes, state.values, ""))
         if obj is None:
             obj = objects.create(self.conn, self.ws, object_type, object_id, state, self.now)
-            activity.log(
-                self.conn,
-                self.ws,
-                self.now,
+            self._log(
                 "create",
                 "object",
                 object_pk=obj.pk,
@@ -525,10 +505,7 @@ class GraphWriter:
         elif diff or (state.stamps != obj.stamps):
             obj = objects.save(self.conn, obj, state, self.now)
             if diff:
-                activity.log(
-                    self.conn,
-                    self.ws,
-                    self.now,
+                self._log(
                     "update",
                     "object",
                     object_pk=obj.pk,
@@ -539,10 +516,7 @@ class GraphWriter:
 
     def _delete_object(self, obj: StoredObject) -> None:
         objects.remove(self.conn, obj.pk)  # its relationships cascade
-        activity.log(
-            self.conn,
-            self.ws,
-            self.now,
+        self._log(
             "delete",
             "object",
             object_pk=obj.pk,
@@ -652,10 +626,7 @@ class GraphWriter:
             for other_pk in links.of_left_with_type(self.conn, self.ws, left, obj.type.pk):
                 if other_pk != obj.pk:
                     links.remove(self.conn, self.ws, left, other_pk)
-                    activity.log(
-                        self.conn,
-                        self.ws,
-                        self.now,
+                    self._log(
                         "relationship_remove",
                         "person",
                         person_pk=left,
@@ -681,10 +652,7 @@ class GraphWriter:
     def _log_link(self, op: str, entity: str, left: Any, obj: StoredObject, diff: Mapping[str, Any]) -> None:
         data = {"type": obj.type.name, "object_id": obj.object_id}
         if entity == "person":
-            activity.log(
-                self.conn,
-                self.ws,
-                self.now,
+            self._log(
                 op,
                 "person",
                 person_pk=left,
@@ -693,10 +661,7 @@ class GraphWriter:
                 data=data,
             )
         else:
-            activity.log(
-                self.conn,
-                self.ws,
-                self.now,
+            self._log(
                 op,
                 "object",
                 object_pk=obj.pk,

@@ -52,6 +52,7 @@ class Ingest:
                     errors.append(OperationError(index, error.reason, error.path, error.message))
                 else:
                     savepoint.commit()
+                    writer.keep()
                 for violation, sample, rejected in writer.take_violations():
                     contract_rows.record_violation(
                         conn,
@@ -64,6 +65,7 @@ class Ingest:
                         rejected,
                         now,
                     )
+            writer.flush()
         return errors
 
     def apply_one(self, workspace_id: int, operation: Operation) -> None:

@@ -37,17 +37,18 @@ def add_event(
     now: Millis,
 ) -> int:
     result = conn.execute(
-        insert(events).values(
-            workspace_id=workspace_id,
-            person_pk=person_pk,
-            anonymous_id=anonymous_id,
-            name=name,
-            type=type_,
-            data=dict(data),
-            timestamp=timestamp,
-            dedupe_id=dedupe_id,
-            received_at=now,
-        )
+        insert(events),
+        {
+            "workspace_id": workspace_id,
+            "person_pk": person_pk,
+            "anonymous_id": anonymous_id,
+            "name": name,
+            "type": type_,
+            "data": dict(data),
+            "timestamp": timestamp,
+            "dedupe_id": dedupe_id,
+            "received_at": now,
+        },
     )
     return inserted_pk(result)
 
@@ -164,8 +165,7 @@ def unsuppress(conn: Connection, workspace_id: int, identifiers: Sequence[tuple[
 # --- change log -----------------------------------------------------------------------------------
 
 
-def log(
-    conn: Connection,
+def change_row(
     workspace_id: int,
     at: Millis,
     op: str,
@@ -176,20 +176,30 @@ def log(
     other_pk: int | None = None,
     diff: Mapping[str, Any] | None = None,
     data: Mapping[str, Any] | None = None,
-) -> None:
-    conn.execute(
-        insert(changes).values(
-            workspace_id=workspace_id,
-            at=at,
-            op=op,
-            entity=entity,
-            person_pk=person_pk,
-            object_pk=object_pk,
-            other_pk=other_pk,
-            diff=dict(diff or {}),
-            data=dict(data or {}),
-        )
-    )
+) -> dict[str, Any]:
+    """One change-log row, to be written with ``append_changes``."""
+    return {
+        "workspace_id": workspace_id,
+        "at": at,
+        "op": op,
+        "entity": entity,
+        "person_pk": person_pk,
+        "object_pk": object_pk,
+        "other_pk": other_pk,
+        "diff": dict(diff or {}),
+        "data": dict(data or {}),
+    }
+
+
+def append_changes(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append change-log rows in order, in one statement."""
+    if rows:
+        conn.execute(insert(changes), list(rows))
+
+
+def log(conn: Connection, workspace_id: int, at: Millis, op: str, entity: str, **fields: Any) -> None:
+    """Append one change-log row now."""
+    append_changes(conn, [change_row(workspace_id, at, op, entity, **fields)])
 
 
 def change_from_row(r: Any) -> Change:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, delete, insert, select, update
+from sqlalchemy import Column, Connection, Table, bindparam, delete, insert, select, update
 
 from relata.core.attributes import AttributeState
 from relata.core.times import Millis
@@ -32,11 +33,34 @@ class Links:
     left: Column[Any]
     right: Column[Any]
 
-    def _pair(self, workspace_id: int, left: Any, right: int) -> Any:
-        return (self.table.c.workspace_id == workspace_id) & (self.left == left) & (self.right == right)
+    @cached_property
+    def _where_pair(self) -> Any:
+        return (
+            (self.table.c.workspace_id == bindparam("b_ws"))
+            & (self.left == bindparam("b_left"))
+            & (self.right == bindparam("b_right"))
+        )
+
+    @cached_property
+    def _get(self) -> Any:
+        return select(self.table).where(self._where_pair)
+
+    @cached_property
+    def _update(self) -> Any:
+        return (
+            update(self.table)
+            .where(self._where_pair)
+            .values(
+                attributes=bindparam("attributes"), stamps=bindparam("stamps"), updated_at=bindparam("now")
+            )
+        )
+
+    @cached_property
+    def _delete(self) -> Any:
+        return delete(self.table).where(self._where_pair)
 
     def get(self, conn: Connection, workspace_id: int, left: Any, right: int) -> LinkRow | None:
-        row = conn.execute(select(self.table).where(self._pair(workspace_id, left, right))).first()
+        row = conn.execute(self._get, {"b_ws": workspace_id, "b_left": left, "b_right": right}).first()
         return None if row is None else self._row(row)
 
     def _row(self, row: Any) -> LinkRow:
@@ -61,27 +85,33 @@ class Links:
     ) -> None:
         if existing is None:
             conn.execute(
-                insert(self.table).values(
-                    {
-                        "workspace_id": workspace_id,
-                        self.left.name: left,
-                        self.right.name: right,
-                        "attributes": dict(state.values),
-                        "stamps": dict(state.stamps),
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
+                insert(self.table),
+                {
+                    "workspace_id": workspace_id,
+                    self.left.name: left,
+                    self.right.name: right,
+                    "attributes": dict(state.values),
+                    "stamps": dict(state.stamps),
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
         else:
             conn.execute(
-                update(self.table)
-                .where(self._pair(workspace_id, left, right))
-                .values(attributes=dict(state.values), stamps=dict(state.stamps), updated_at=now)
+                self._update,
+                {
+                    "b_ws": workspace_id,
+                    "b_left": left,
+                    "b_right": right,
+                    "attributes": dict(state.values),
+                    "stamps": dict(state.stamps),
+                    "now": now,
+                },
             )
 
     def remove(self, conn: Connection, workspace_id: int, left: Any, right: int) -> bool:
-        return bool(conn.execute(delete(self.table).where(self._pair(workspace_id, left, right))).rowcount)
+        result = conn.execute(self._delete, {"b_ws": workspace_id, "b_left": left, "b_right": right})
+        return bool(result.rowcount)
 
     def of_left(self, conn: Connection, workspace_id: int, left: Any) -> list[LinkRow]:
         rows = conn.execute(
@@ -127,9 +157,8 @@ class Links:
             mine = self.get(conn, workspace_id, new, link.right)
             if mine is None:
                 conn.execute(
-                    update(self.table)
-                    .where(self._pair(workspace_id, old, link.right))
-                    .values({self.left.name: new})
+                    update(self.table).where(self._where_pair).values({self.left.name: bindparam("b_new")}),
+                    {"b_ws": workspace_id, "b_left": old, "b_right": link.right, "b_new": new},
                 )
                 moved += 1
             else:

@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
 from relata.core.attributes import AttributeState
 from relata.core.model import ObjectType, StoredObject
@@ -67,10 +67,21 @@ def object_from_row(row: Row[Any], object_type: ObjectType) -> StoredObject:
     )
 
 
+_FIND = select(objects).where(
+    objects.c.type_pk == bindparam("type_pk"), objects.c.object_id == bindparam("oid")
+)
+_INSERT = insert(objects)
+_SAVE = (
+    update(objects)
+    .where(objects.c.pk == bindparam("b_pk"))
+    .values(
+        attributes=bindparam("attributes"), stamps=bindparam("stamps"), updated_at=bindparam("updated_at")
+    )
+)
+
+
 def find(conn: Connection, object_type: ObjectType, object_id: str) -> StoredObject | None:
-    row = conn.execute(
-        select(objects).where(objects.c.type_pk == object_type.pk, objects.c.object_id == object_id)
-    ).first()
+    row = conn.execute(_FIND, {"type_pk": object_type.pk, "oid": object_id}).first()
     return None if row is None else object_from_row(row, object_type)
 
 
@@ -118,28 +129,24 @@ def create(
     now: Millis,
 ) -> StoredObject:
     cio_object_id = secrets.token_hex(10)
-    pk = inserted_pk(
-        conn.execute(
-            insert(objects).values(
-                workspace_id=workspace_id,
-                type_pk=object_type.pk,
-                object_id=object_id,
-                cio_object_id=cio_object_id,
-                attributes=dict(state.values),
-                stamps=dict(state.stamps),
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    )
+    row = {
+        "workspace_id": workspace_id,
+        "type_pk": object_type.pk,
+        "object_id": object_id,
+        "cio_object_id": cio_object_id,
+        "attributes": dict(state.values),
+        "stamps": dict(state.stamps),
+        "created_at": now,
+        "updated_at": now,
+    }
+    pk = inserted_pk(conn.execute(_INSERT, row))
     return StoredObject(pk, object_type, object_id, cio_object_id, state.values, state.stamps, now, now)
 
 
 def save(conn: Connection, obj: StoredObject, state: AttributeState, now: Millis) -> StoredObject:
     conn.execute(
-        update(objects)
-        .where(objects.c.pk == obj.pk)
-        .values(attributes=dict(state.values), stamps=dict(state.stamps), updated_at=now)
+        _SAVE,
+        {"b_pk": obj.pk, "attributes": dict(state.values), "stamps": dict(state.stamps), "updated_at": now},
     )
     return StoredObject(
         obj.pk, obj.type, obj.object_id, obj.cio_object_id, state.values, state.stamps, obj.created_at, now

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
 from relata.core.attributes import AttributeState
 from relata.core.identity import PersonRef, normalize_email
@@ -32,73 +32,91 @@ def person_from_row(row: Row[Any]) -> Person:
     )
 
 
+_WS = bindparam("ws")
+_KEY = bindparam("key")
+_FIND = {
+    "id": select(people).where(people.c.workspace_id == _WS, people.c.ident == _KEY),
+    "email": select(people).where(people.c.workspace_id == _WS, people.c.email_key == _KEY),
+    "cio_id": select(people).where(people.c.workspace_id == _WS, people.c.cio_id == _KEY),
+    "pk": select(people).where(people.c.workspace_id == _WS, people.c.pk == _KEY),
+}
+_OWNER = {
+    "id": select(people.c.pk).where(people.c.workspace_id == _WS, people.c.ident == _KEY),
+    "email": select(people.c.pk).where(people.c.workspace_id == _WS, people.c.email_key == _KEY),
+}
+_INSERT = insert(people)
+_SAVE = (
+    update(people)
+    .where(people.c.pk == bindparam("b_pk"))
+    .values(
+        ident=bindparam("ident"),
+        email=bindparam("email"),
+        email_key=bindparam("email_key"),
+        attributes=bindparam("attributes"),
+        stamps=bindparam("stamps"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+
+
 def find(conn: Connection, workspace_id: int, ref: PersonRef) -> Person | None:
-    if ref.kind == "id":
-        where = people.c.ident == ref.value
-    elif ref.kind == "email":
-        where = people.c.email_key == normalize_email(ref.value)
-    else:
-        where = people.c.cio_id == ref.value
-    row = conn.execute(select(people).where(people.c.workspace_id == workspace_id, where)).first()
+    key = normalize_email(ref.value) if ref.kind == "email" else ref.value
+    row = conn.execute(_FIND[ref.kind], {"ws": workspace_id, "key": key}).first()
     return None if row is None else person_from_row(row)
 
 
 def get(conn: Connection, workspace_id: int, pk: int) -> Person | None:
-    row = conn.execute(select(people).where(people.c.workspace_id == workspace_id, people.c.pk == pk)).first()
+    row = conn.execute(_FIND["pk"], {"ws": workspace_id, "key": pk}).first()
     return None if row is None else person_from_row(row)
 
 
 def owner_of(conn: Connection, workspace_id: int, kind: str, value: str) -> int | None:
     """The pk of the person whose id (``kind="id"``) or email is ``value``."""
-    column = people.c.ident if kind == "id" else people.c.email_key
     key = value if kind == "id" else normalize_email(value)
-    return conn.execute(
-        select(people.c.pk).where(people.c.workspace_id == workspace_id, column == key)
-    ).scalar_one_or_none()
+    return conn.execute(_OWNER[kind], {"ws": workspace_id, "key": key}).scalar_one_or_none()
+
+
+def _email(state: AttributeState) -> tuple[str | None, str | None]:
+    email = state.values.get("email")
+    text = email if isinstance(email, str) else None
+    return text, normalize_email(text) if text else None
 
 
 def create(
     conn: Connection, workspace_id: int, ident: str | None, state: AttributeState, now: Millis
 ) -> Person:
     cio_id = new_cio_id()
-    email = state.values.get("email")
-    email_text = email if isinstance(email, str) else None
-    pk = inserted_pk(
-        conn.execute(
-            insert(people).values(
-                workspace_id=workspace_id,
-                cio_id=cio_id,
-                ident=ident,
-                email=email_text,
-                email_key=normalize_email(email_text) if email_text else None,
-                attributes=dict(state.values),
-                stamps=dict(state.stamps),
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    )
-    return Person(pk, cio_id, ident, email_text, state.values, state.stamps, now, now)
+    email, email_key = _email(state)
+    row = {
+        "workspace_id": workspace_id,
+        "cio_id": cio_id,
+        "ident": ident,
+        "email": email,
+        "email_key": email_key,
+        "attributes": dict(state.values),
+        "stamps": dict(state.stamps),
+        "created_at": now,
+        "updated_at": now,
+    }
+    pk = inserted_pk(conn.execute(_INSERT, row))
+    return Person(pk, cio_id, ident, email, state.values, state.stamps, now, now)
 
 
 def save(conn: Connection, person: Person, ident: str | None, state: AttributeState, now: Millis) -> Person:
-    email = state.values.get("email")
-    email_text = email if isinstance(email, str) else None
+    email, email_key = _email(state)
     conn.execute(
-        update(people)
-        .where(people.c.pk == person.pk)
-        .values(
-            ident=ident,
-            email=email_text,
-            email_key=normalize_email(email_text) if email_text else None,
-            attributes=dict(state.values),
-            stamps=dict(state.stamps),
-            updated_at=now,
-        )
+        _SAVE,
+        {
+            "b_pk": person.pk,
+            "ident": ident,
+            "email": email,
+            "email_key": email_key,
+            "attributes": dict(state.values),
+            "stamps": dict(state.stamps),
+            "updated_at": now,
+        },
     )
-    return Person(
-        person.pk, person.cio_id, ident, email_text, state.values, state.stamps, person.created_at, now
-    )
+    return Person(person.pk, person.cio_id, ident, email, state.values, state.stamps, person.created_at, now)
 
 
 def remove(conn: Connection, pk: int) -> None:
