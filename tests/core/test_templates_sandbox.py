@@ -38,7 +38,7 @@ def test_loop_iteration_limit() -> None:
 
 
 def test_output_size_limit() -> None:
-    engine = TemplateEngine(limits=Limits(output_bytes=1000, loop_iterations=10**6))
+    engine = TemplateEngine(limits=Limits(output_chars=1000, loop_iterations=10**6))
     outcome = engine.render(SmsTemplate("{% for i in (1..500) %}abc{% endfor %}"), MessageContext())
     assert isinstance(outcome, Aborted)
     assert outcome.reason == "render_limit" and "output" in outcome.detail

@@ -12,6 +12,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from liquid import BoundTemplate, DictLoader, Environment, Mode, Token
@@ -60,7 +61,7 @@ def make_environment(limits: Limits, snippets: Mapping[str, str] | None = None) 
 
     class SandboxEnvironment(Environment):
         loop_iteration_limit = limits.loop_iterations
-        output_stream_limit = limits.output_bytes
+        output_stream_limit = limits.output_chars
         local_namespace_limit = limits.local_namespace_bytes
 
     loader = DictLoader(dict(snippets or {}))
@@ -124,6 +125,11 @@ def describe(error: LiquidError, env: Environment | None = None, source: str | N
         return f"{message} (line {line}, column {column})"
     where = error.context()
     return f"{message} (line {where[0]}, column {where[1] + 1})" if where else message
+
+
+@lru_cache(maxsize=1024)
+def _parse_path(text: str) -> tuple[str | int, ...]:
+    return tuple(parse_path(text))
 
 
 def parse_path(text: str) -> list[str | int]:
@@ -241,7 +247,7 @@ class TemplateEngine:
     def _check_required(self, required: Sequence[str], variables: Mapping[str, Any]) -> None:
         for path in required:
             try:
-                parts = parse_path(path)
+                parts = _parse_path(path)
             except ValueError as exc:
                 raise _Stop(Aborted("syntax_error", str(exc), "required")) from None
             if is_empty(lookup(variables, parts)):
@@ -257,7 +263,7 @@ class TemplateEngine:
             raise _Stop(Aborted("syntax_error", describe(exc, self.env, source), name)) from None
         ctx = SandboxContext(bound, globals=bound.make_globals(variables))
         ctx.state = state
-        buffer = LimitedOutput(self.limits.output_bytes, state.budget)
+        buffer = LimitedOutput(self.limits.output_chars)
         try:
             bound.render_with_context(ctx, buffer)
         except AbortSignal as signal:

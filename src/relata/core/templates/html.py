@@ -7,8 +7,7 @@ fetched, so a template cannot make the renderer reach the network or the disk.
 from __future__ import annotations
 
 import re
-from html import escape
-from html.parser import HTMLParser
+from html import escape, unescape
 
 import css_inline
 
@@ -64,71 +63,86 @@ def insert_preheader(html: str, preheader: str) -> str:
     return html[: match.end()] + block + html[match.end() :]
 
 
-class _TextWriter(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.open: list[tuple[str, bool]] = []
-        self.skip = 0
-        self.links: list[str | None] = []
+_TOKEN = re.compile(
+    r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<![^>]*>|<\?[^>]*>"  # comments, doctype, processing instructions
+    r"|<(/?)([A-Za-z][A-Za-z0-9:-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>"  # tags
+    r"|([^<]+|<)",  # text
+    re.DOTALL,
+)
+_ATTRIBUTE = re.compile(r"""([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_SPACE = re.compile(r"\s+")
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        if tag in _VOID:
-            if self.skip:
-                return
-            if tag == "br":
-                self.out.append("\n")
-            elif tag == "hr":
-                self.out.append("\n\n")
-            elif tag == "img" and (attributes.get("alt") or "").strip():
-                self.out.append((attributes.get("alt") or "").strip())
-            return
-        hides = tag in _SKIP or bool(_HIDDEN.search(attributes.get("style") or ""))
-        self.open.append((tag, hides))
-        if hides:
-            self.skip += 1
-        if self.skip:
-            return
-        if tag in _BLOCK:
-            self.out.append("\n\n")
-        elif tag == "li":
-            self.out.append("\n- ")
-        elif tag in ("td", "th"):
-            self.out.append(" ")
-        elif tag == "a":
-            self.links.append(attributes.get("href"))
 
-    def handle_endtag(self, tag: str) -> None:
-        if not any(name == tag for name, _ in self.open):
-            return
-        while self.open:
-            name, hides = self.open.pop()
-            if hides:
-                self.skip -= 1
-            elif not self.skip:
-                self._close(name)
-            if name == tag:
-                break
-
-    def _close(self, tag: str) -> None:
-        if tag in _BLOCK:
-            self.out.append("\n\n")
-        elif tag == "a" and self.links:
-            href = self.links.pop()
-            if href and not href.startswith(("#", "mailto:")):
-                self.out.append(f" ({href})")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.out.append(re.sub(r"\s+", " ", data))
+def _attribute(attributes: str, name: str) -> str | None:
+    for match in _ATTRIBUTE.finditer(attributes):
+        if match.group(1).lower() == name:
+            value = match.group(2) if match.group(2) is not None else match.group(3) or match.group(4) or ""
+            return unescape(value)
+    return None
 
 
 def html_to_text(html: str) -> str:
-    """A readable plain-text part: block structure kept, links shown after their text."""
-    writer = _TextWriter()
-    writer.feed(html)
-    writer.close()
-    lines = [line.strip() for line in "".join(writer.out).split("\n")]
-    text = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    """A readable plain-text part: block structure kept, links shown after their text.
+
+    A single regular-expression scan (several times faster than ``html.parser``); the content of
+    ``style``/``script``/``head`` and of elements hidden with ``display:none`` is left out.
+    """
+    out: list[str] = []
+    open_tags: list[tuple[str, bool]] = []
+    links: list[str | None] = []
+    skip = 0
+    for match in _TOKEN.finditer(html):
+        closing, tag, attributes, text = match.groups()
+        if text is not None:
+            if not skip:
+                out.append(_SPACE.sub(" ", unescape(text)))
+            continue
+        if tag is None:
+            continue
+        tag = tag.lower()
+        if closing:
+            if not any(name == tag for name, _ in open_tags):
+                continue
+            while open_tags:
+                name, hides = open_tags.pop()
+                if hides:
+                    skip -= 1
+                elif not skip:
+                    if name in _BLOCK:
+                        out.append("\n\n")
+                    elif name == "a" and links:
+                        href = links.pop()
+                        if href and not href.startswith(("#", "mailto:")):
+                            out.append(f" ({href})")
+                if name == tag:
+                    break
+            continue
+        if tag in _VOID or attributes.rstrip().endswith("/"):
+            if skip:
+                continue
+            if tag == "br":
+                out.append("\n")
+            elif tag == "hr":
+                out.append("\n\n")
+            elif tag == "img":
+                alt = (_attribute(attributes, "alt") or "").strip()
+                if alt:
+                    out.append(alt)
+            continue
+        style = _attribute(attributes, "style") if "style" in attributes.lower() else None
+        hides = tag in _SKIP or bool(style and _HIDDEN.search(style))
+        open_tags.append((tag, hides))
+        if hides:
+            skip += 1
+        if skip:
+            continue
+        if tag in _BLOCK:
+            out.append("\n\n")
+        elif tag == "li":
+            out.append("\n- ")
+        elif tag in ("td", "th"):
+            out.append(" ")
+        elif tag == "a":
+            links.append(_attribute(attributes, "href"))
+    lines = [line.strip() for line in "".join(out).split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

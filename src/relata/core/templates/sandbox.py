@@ -22,7 +22,7 @@ from liquid.undefined import UNDEFINED
 @dataclass(frozen=True)
 class Limits:
     render_seconds: float = 0.5
-    output_bytes: int = 512 * 1024
+    output_chars: int = 512 * 1024
     loop_iterations: int = 10_000
     related_entities: int = 10_000
     local_namespace_bytes: int = 1024 * 1024
@@ -79,8 +79,11 @@ class SandboxContext(RenderContext):
     state: RenderState
 
     def get(self, path: list[object], *, token: Any, default: object = UNDEFINED) -> object:
-        self.state.budget.tick()
-        return super().get(path, token=token, default=default)
+        budget = self.state.budget
+        budget.ticks += 1
+        if not budget.ticks & 63:
+            budget.check()
+        return RenderContext.get(self, path, token=token, default=default)
 
     def copy(self, *args: Any, **kwargs: Any) -> RenderContext:
         ctx = super().copy(*args, **kwargs)
@@ -94,18 +97,19 @@ def state_of(context: RenderContext) -> RenderState | None:
 
 
 class LimitedOutput(StringIO):
-    """An output buffer that stops at ``limit`` bytes and spends the time budget on each write."""
+    """An output buffer that stops at ``limit`` characters (time is spent-checked on variable reads)."""
 
-    def __init__(self, limit: int, budget: Budget) -> None:
+    def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
         self.size = 0
-        self.budget = budget
 
     def write(self, text: str, /) -> int:
-        if text:
-            self.size += len(text.encode("utf-8")) if not text.isascii() else len(text)
-            if self.size > self.limit:
-                raise RenderLimitError(f"output larger than {self.limit} bytes")
-            self.budget.tick()
-        return super().write(text)
+        size = self.size + len(text)
+        if size > self.limit:
+            raise RenderLimitError(f"output larger than {self.limit} characters")
+        self.size = size
+        return _write(self, text)
+
+
+_write = StringIO.write

@@ -15,17 +15,18 @@ GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
 Encoding = Literal["GSM-7", "UCS-2"]
 
 
+GSM7 = GSM7_BASIC | GSM7_EXTENSION
+
+
 def encoding_of(text: str) -> Encoding:
-    if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
-        return "GSM-7"
-    return "UCS-2"
+    return "GSM-7" if GSM7.issuperset(text) else "UCS-2"
 
 
 def sms_length(text: str) -> tuple[Encoding, int]:
     """The encoding and the length in its units (septets or UTF-16 code units)."""
     encoding = encoding_of(text)
     if encoding == "GSM-7":
-        return encoding, sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+        return encoding, len(text) + sum(text.count(ch) for ch in GSM7_EXTENSION)
     return encoding, len(text.encode("utf-16-le")) // 2
 
 
