@@ -1,0 +1,1 @@
+"""Background work: a worker loop that runs periodic tasks against the database."""
