@@ -19,11 +19,11 @@ from relata.storage.links import OBJECT_LINKS, PERSON_LINKS, LinkRow
 Op = dict[str, Any]
 
 
-def person_op(action: str, ident: str = "u1", **fields: Any) -> Op:
+def person_op(action: Any, ident: str = "u1", **fields: Any) -> Op:
     return {"type": "person", "action": action, "identifiers": {"id": ident}, **fields}
 
 
-def object_op(action: str, type_id: str, object_id: str, **fields: Any) -> Op:
+def object_op(action: Any, type_id: Any, object_id: str, **fields: Any) -> Op:
     identifiers = {"object_type_id": type_id, "object_id": object_id}
     return {"type": "object", "action": action, "identifiers": identifiers, **fields}
 

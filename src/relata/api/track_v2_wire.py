@@ -81,10 +81,10 @@ def _check_type_ref(ref: ObjectRef, path: str) -> None:
         return
     if ref.type.isdigit() and len(ref.type) > TYPE_ID_DIGITS:
         raise ValidationError(
-            f"{path}.object_type_id", f"a numeric type id has at most {TYPE_ID_DIGITS} digits"
+            f"{path}.object_type_id", f"a numeric type id has at most {TYPE_ID_DIGITS} digits", "too_large"
         )
     if len(ref.type) > 100:
-        raise ValidationError(f"{path}.object_type_id", "is longer than 100 characters")
+        raise ValidationError(f"{path}.object_type_id", "is longer than 100 characters", "too_large")
 
 
 def _links(env: Mapping[str, Any], limits: Limits) -> tuple[Link, ...]:
@@ -302,8 +302,8 @@ def check_json(item: Any, limit: int) -> None:
     """The size of one operation as compact JSON, no NUL characters, and bounded nesting."""
     try:
         encoded = orjson.dumps(item)
-    except orjson.JSONEncodeError:
-        raise ValidationError("", f"nests deeper than {MAX_DEPTH} levels") from None
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes (255 levels)
+        raise _find_problem(item, "", 1) or ValidationError("", "cannot be encoded as JSON") from None
     if len(encoded) > limit:
         raise ValidationError("", f"operation is larger than {limit} bytes", "too_large")
     if b"\\u0000" in encoded or encoded.count(b"[") + encoded.count(b"{") > MAX_DEPTH:
