@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import bench_ingest
+from benchmarks import bench_ingest, bench_render
 from benchmarks.harness import Result, print_table, save
 
 
@@ -21,6 +21,7 @@ def main() -> None:
     stores = tuple(args.store or ("sqlite", "postgresql"))
     results: list[Result] = []
     results += bench_ingest.run(stores, shoppers=300 if args.quick else 3000)
+    results += bench_render.results()
     print_table(results)
     print(f"saved to {save(results)}")
 
