@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 
 from relata.storage.database import Database
 from relata.storage.migrate import current_revision
-from relata.storage.schema import metadata
+from relata.storage.tables import metadata
 
 
 def test_migrations_match_schema(database: Database) -> None:

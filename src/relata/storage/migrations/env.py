@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from relata.storage.schema import metadata
+from relata.storage.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
