@@ -55,17 +55,22 @@ Caller = Annotated[Workspace, Depends(track_workspace)]
 OK: dict[str, Any] = {}
 
 
-def _field(path: str, cio_relationships_object: bool) -> str:
+def _field(path: str, cio_relationships_object: bool, identifier: str) -> str:
     """A write-path error's field as a v1 client names it."""
     if path == "identifiers" or path.startswith("identifiers."):
-        return "identifier"
+        return identifier
     if cio_relationships_object and path.startswith("cio_relationships["):
         return "cio_relationships.relationships" + path[len("cio_relationships") :]
     return path
 
 
 async def _apply(
-    request: Request, workspace: Workspace, operations: Sequence[Operation], *, nested_links: bool = False
+    request: Request,
+    workspace: Workspace,
+    operations: Sequence[Operation],
+    *,
+    nested_links: bool = False,
+    identifier: str = "identifier",
 ) -> dict[str, Any]:
     """Apply ``operations`` in order, each committed before the next; the first error is raised."""
     ingest = services(request).ingest
@@ -75,7 +80,7 @@ async def _apply(
             try:
                 ingest.apply_one(workspace.id, operation)
             except ValidationError as error:
-                field = _field(error.path, nested_links)
+                field = _field(error.path, nested_links, identifier)
                 raise ValidationError(field, error.message, error.reason) from None
 
     await run_in_threadpool(run)
@@ -141,7 +146,8 @@ async def delete(identifier: str, request: Request, workspace: Caller) -> dict[s
 @router.post("/events", summary="Track an anonymous event")
 async def track_anonymous(request: Request, workspace: Caller) -> dict[str, Any]:
     body = await _body(request, required=True)
-    return await _apply(request, workspace, [parse.event(None, body, services(request).limits)])
+    operation = parse.event(None, body, services(request).limits)
+    return await _apply(request, workspace, [operation], identifier="anonymous_id")
 
 
 @router.post("/merge_customers", summary="Merge two people")
