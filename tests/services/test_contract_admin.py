@@ -32,7 +32,11 @@ def cart_contract(**extra: Any) -> dict[str, Any]:
                 "id": "1",
                 "id_pattern": "^cart_[0-9a-f]{12}$",
                 "attributes": {
-                    "status": {"type": "enum", "values": ["active", "converted", "abandoned"], "required": True},
+                    "status": {
+                        "type": "enum",
+                        "values": ["active", "converted", "abandoned"],
+                        "required": True,
+                    },
                     "cart_total": {"type": "number", "required": True},
                 },
             },
@@ -166,7 +170,10 @@ def test_dry_run_reports_diff_and_impact_on_stored_data(runtime: Runtime, worksp
     assert changes["object_types.cart_item"]["change"] == "added"
     impact = {(i["kind"], i["type"], i["attribute"]): i for i in report["impact"]}
     assert impact[("id_pattern", "cart", None)]["count"] == 2
-    assert {s["object_id"] for s in impact[("id_pattern", "cart", None)]["samples"]} == {"cart_1", "shopify-9"}
+    assert {s["object_id"] for s in impact[("id_pattern", "cart", None)]["samples"]} == {
+        "cart_1",
+        "shopify-9",
+    }
     assert impact[("type", "cart", "status")]["count"] == 1
     assert impact[("type", "cart", "status")]["samples"][0]["value"] == "gone"
     assert impact[("type", "cart", "cart_total")]["count"] == 1
@@ -193,7 +200,9 @@ def test_dry_run_only_measures_new_or_changed_rules(runtime: Runtime, workspace:
     assert report["impact"] == []
 
 
-def test_dry_run_reports_relationships_and_exclusive_conflicts(runtime: Runtime, workspace: Credentials) -> None:
+def test_dry_run_reports_relationships_and_exclusive_conflicts(
+    runtime: Runtime, workspace: Credentials
+) -> None:
     ws = workspace.workspace.id
     ingest = runtime.services.ingest
     ops = [

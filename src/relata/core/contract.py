@@ -405,7 +405,8 @@ def parse_contract(document: object) -> Contract:
     mode = document.get("mode", "observe")
     if mode not in ("enforce", "observe"):
         raise ValidationError("mode", 'must be "enforce" or "observe"')
-    raw_types = document.get("object_types") or {}
+    raw_types = document.get("object_types")
+    raw_types = {} if raw_types is None else raw_types
     if not isinstance(raw_types, Mapping):
         raise ValidationError("object_types", "must be a mapping of type name to type")
     types: dict[str, TypeSpec] = {}
@@ -434,7 +435,8 @@ def parse_contract(document: object) -> Contract:
         if extra:
             raise ValidationError(f"person.{extra[0]}", "unknown setting")
         person_attrs = _parse_attributes(person.get("attributes") or {}, "person.attributes")
-    relationships = _parse_relationships(document.get("relationships") or [], types)
+    raw_links = document.get("relationships")
+    relationships = _parse_relationships([] if raw_links is None else raw_links, types)
     return Contract(mode, types, relationships, person_attrs, dict(document))
 
 

@@ -87,15 +87,22 @@ class _Json:
         return column[name].as_string() if self.pg else func.json_extract(column, self._path(name))
 
     def equals(self, column: Column[Any], name: str, value: Any) -> ColumnElement[bool]:
-        """JSON equality with a literal: booleans equal booleans, numbers by value, strings by text."""
+        """JSON equality with a literal: booleans equal booleans, numbers by value, strings by text.
+
+        Never NULL (a missing attribute is simply not equal), so that ``NOT`` of it holds there.
+        """
         if self.pg:
-            return column[name] == cast(literal(json.dumps(value)), JSONB)
-        kind = self.kind(column, name)
-        if isinstance(value, bool):
-            return kind == ("true" if value else "false")
-        if isinstance(value, int | float):
-            return and_(kind.in_(("integer", "real")), func.json_extract(column, self._path(name)) == value)
-        return and_(kind == "text", func.json_extract(column, self._path(name)) == str(value))
+            test: ColumnElement[bool] = column[name] == cast(literal(json.dumps(value)), JSONB)
+        elif isinstance(value, bool):
+            test = self.kind(column, name) == ("true" if value else "false")
+        elif isinstance(value, int | float):
+            extracted = func.json_extract(column, self._path(name))
+            test = and_(self.kind(column, name).in_(("integer", "real")), extracted == value)
+        else:
+            test = and_(
+                self.kind(column, name) == "text", func.json_extract(column, self._path(name)) == str(value)
+            )
+        return func.coalesce(test, false())
 
     def empty(self, column: Column[Any]) -> ColumnElement[bool]:
         """An empty JSON object (an object never identified has no attribute stamps)."""
