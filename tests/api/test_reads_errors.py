@@ -100,6 +100,7 @@ def test_workspaces_are_isolated(
         ("/v1/people", {"start": "Zm9v"}, "start"),
         ("/v1/customers/u1/activities", {"cursor": "WyJwZW9wbGUiLDFd"}, "cursor"),  # a cursor of /v1/people
         ("/v1/customers/u1/relationships", {"cursor": "WyJjdXN0b21lcl9yZWxhdGlvbnNoaXBzIiwiMSJd"}, "cursor"),
+        ("/v1/people", {"cursor": "WyJwZW9wbGUiLDk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OV0"}, "cursor"),  # > bigint
         ("/v1/objects/cart/cart_0/relationships", {"id_type": "nope"}, "id_type"),
         ("/v1/people/u1/changes", {"id_type": "phone"}, "id_type"),
     ],

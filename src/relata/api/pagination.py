@@ -63,3 +63,9 @@ def decode(cursor: str | None, start: str | None, kind: str, shape: Sequence[typ
     ):
         raise ValidationError(name, "is not a cursor of this list; pass the next value of a previous page")
     return tuple(parsed[1:])
+
+
+def _fits(value: Any, kind: type) -> bool:
+    if isinstance(value, bool) or not isinstance(value, kind):
+        return False
+    return not isinstance(value, int) or -(2**63) <= value < 2**63
