@@ -37,6 +37,7 @@ from relata.core.times import Millis
 KINDS = ("identify", "track", "page", "screen", "group", "alias")
 DEFAULT_OBJECT_TYPE = "1"
 ANONYMOUS_IDENTIFY_EVENT = "identify"
+LATEST: Millis = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 Renames = tuple[tuple[str, str], ...]
 
 
@@ -83,11 +84,13 @@ class _Message:
 def parse(message: Any, kind: str | None = None, batch_context: Mapping[str, Any] | None = None) -> Parsed:
     """One message; ``kind`` is the endpoint's call type, or ``None`` to read the message's ``type``."""
     body = require_object(message, "")
+    _reject_nul(body, "")
     if kind is None:
         kind = wire.text(body.get("type"), "type")
         if kind not in KINDS:
             raise ValidationError("type", f"{kind!r} is not one of {', '.join(KINDS)}")
     context = merge_context(batch_context or {}, wire.attributes(body.get("context"), "context"))
+    _reject_nul(context, "context")
     msg = _Message(
         body=body,
         context=context,
@@ -114,6 +117,22 @@ def merge_context(base: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, 
 # --- shared pieces ---------------------------------------------------------------------------------
 
 
+def _reject_nul(value: Any, path: str) -> None:
+    """PostgreSQL stores no NUL character in text or JSONB: refuse it up front, naming the field."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationError(path, "must not contain NUL (\\u0000) characters")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                raise ValidationError(where, "names must not contain NUL (\\u0000) characters")
+            _reject_nul(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _reject_nul(item, f"{path}[{index}]")
+
+
 def _ident(value: Any, path: str) -> str | None:
     found = wire.text(value, path, required=False)
     if found is not None and not found.strip():
@@ -121,10 +140,17 @@ def _ident(value: Any, path: str) -> str | None:
     return found
 
 
+def _time(value: Any, path: str) -> Millis | None:
+    found = wire.timestamp(value, path)
+    if found is not None and found > LATEST:
+        raise ValidationError(path, "is after the year 9999")
+    return found
+
+
 def _timestamp(body: Mapping[str, Any]) -> Millis | None:
     if body.get("timestamp") is not None:
-        return wire.timestamp(body["timestamp"], "timestamp")
-    return wire.timestamp(body.get("originalTimestamp"), "originalTimestamp")
+        return _time(body["timestamp"], "timestamp")
+    return _time(body.get("originalTimestamp"), "originalTimestamp")
 
 
 def _first(*candidates: tuple[str, Any]) -> tuple[str, Any]:
@@ -137,6 +163,7 @@ def _first(*candidates: tuple[str, Any]) -> tuple[str, Any]:
 
 def _event_renames(name_field: str, data_field: str) -> Renames:
     return (
+        ("identifiers.id", "userId"),
         ("identifiers", "userId"),
         ("anonymous_id", "anonymousId"),
         ("name", name_field),
@@ -171,7 +198,7 @@ def _identify(msg: _Message) -> Parsed:
     for key in ("created_at", "createdAt"):
         raw = attributes.pop(key, None)
         if raw not in (None, ""):
-            created_at = wire.timestamp(raw, f"traits.{key}")
+            created_at = _time(raw, f"traits.{key}")
     email = traits.get("email")
     if msg.user_id is not None:
         person, person_field = PersonRef("id", msg.user_id), "userId"
@@ -192,6 +219,7 @@ def _identify(msg: _Message) -> Parsed:
         created_at=created_at,
     )
     renames = (
+        ("identifiers.id", "userId"),
         ("identifiers.email", "traits.email"),
         ("identifiers", person_field),
         ("attributes", "traits"),
@@ -279,10 +307,12 @@ def _group(msg: _Message) -> Parsed:
     operation = IdentifyObject(ObjectRef(object_type, group_id), traits, msg.timestamp, links)
     renames = (
         ("identifiers.object_type_id", type_field),
+        ("identifiers.object_id", "groupId"),
         ("identifiers", "groupId"),
         ("attributes", "traits"),
         ("cio_relationships[0].relationship_attributes", relationship_field),
         ("cio_relationships[0].identifiers.anonymous_id", "anonymousId"),
+        ("cio_relationships[0].identifiers.id", "userId"),
         ("cio_relationships[0]", "userId"),
     )
     return Parsed("group", (operation,), renames)
@@ -304,8 +334,11 @@ def _alias(msg: _Message) -> Parsed:
         IdentifyPerson(primary, {}, timestamp=msg.timestamp, anonymous_id=previous),
     )
     renames = (
+        ("primary.id", "userId"),
         ("primary", "userId"),
+        ("secondary.id", "previousId"),
         ("secondary", "previousId"),
+        ("identifiers.id", "userId"),
         ("identifiers", "userId"),
         ("anonymous_id", "previousId"),
     )
@@ -331,7 +364,11 @@ def _object_of(msg: _Message, properties: Mapping[str, Any]) -> tuple[ObjectRef,
         ("properties.object_type_id", properties.get("object_type_id")),
     )
     object_type = wire.text(type_value, type_field, required=False) or DEFAULT_OBJECT_TYPE
-    renames = (("identifiers.object_type_id", type_field), ("identifiers", id_field))
+    renames = (
+        ("identifiers.object_type_id", type_field),
+        ("identifiers.object_id", id_field),
+        ("identifiers", id_field),
+    )
     return ObjectRef(object_type, object_id), renames
 
 
@@ -342,6 +379,7 @@ def _relationship_deleted(msg: _Message, properties: Mapping[str, Any]) -> Parse
     operation = ObjectLinks(obj, (Link(who),), remove=True)
     renames += (
         ("cio_relationships[0].identifiers.anonymous_id", "anonymousId"),
+        ("cio_relationships[0].identifiers.id", "userId"),
         ("cio_relationships[0]", "userId"),
     )
     return Parsed("track", (operation,), renames)
@@ -357,7 +395,7 @@ def _person_action(
 ) -> Callable[[_Message, Mapping[str, Any]], Parsed]:
     def parse_action(msg: _Message, _properties: Mapping[str, Any]) -> Parsed:
         operation = action(msg.require_user(what))
-        return Parsed("track", (operation,), (("identifiers", "userId"),))
+        return Parsed("track", (operation,), (("identifiers.id", "userId"), ("identifiers", "userId")))
 
     return parse_action
 
@@ -372,7 +410,7 @@ def _device(msg: _Message, properties: Mapping[str, Any]) -> tuple[str, str | No
     if not isinstance(device, Mapping):
         device_field, device = "context.device", msg.context.get("device")
     if not isinstance(device, Mapping):
-        device_field, device = "properties", {}
+        device_field, device = "properties.device", {}
     token_field, token_value = _first(
         (f"{device_field}.token", device.get("token")),
         ("properties.device_token", properties.get("device_token")),
@@ -392,6 +430,7 @@ def _device(msg: _Message, properties: Mapping[str, Any]) -> tuple[str, str | No
     renames = (
         ("device.token", token_field),
         ("device.attributes", device_field),
+        ("identifiers.id", "userId"),
         ("identifiers", "userId"),
     )
     return token, platform, attributes, renames
