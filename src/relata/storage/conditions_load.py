@@ -16,10 +16,21 @@ from sqlalchemy import Connection, and_, literal, or_, select
 from relata.core.conditions.plan import plan_hop
 from relata.core.conditions.scope import Scope, resolve
 from relata.core.conditions.snapshot import EventSnapshot, LinkSnapshot, ObjectSnapshot, PersonSnapshot
-from relata.core.conditions.tree import And, Attribute, Condition, Event, Not, Or, Related, Segment, TriggerObject
+from relata.core.conditions.tree import (
+    And,
+    Attribute,
+    Condition,
+    Event,
+    Not,
+    Or,
+    Related,
+    Segment,
+    TriggerObject,
+)
 from relata.core.contract import EMPTY, PERSON, Contract
 from relata.core.times import Millis
 from relata.storage.conditions_sql import ConditionCompiler, SegmentSource
+from relata.storage.conditions_values import prepare
 from relata.storage.schema import events, object_links, object_types, objects, people, person_links
 
 
@@ -50,7 +61,9 @@ class ConditionNeeds:
     trigger_object: bool = False
 
 
-def needs_of(condition: Condition, contract: Contract = EMPTY, trigger_type: str | None = None) -> ConditionNeeds:
+def needs_of(
+    condition: Condition, contract: Contract = EMPTY, trigger_type: str | None = None
+) -> ConditionNeeds:
     """What evaluating a resolved ``condition`` reads."""
     found = ConditionNeeds()
 
@@ -102,7 +115,13 @@ def _type_filter(workspace_id: int, targets: Iterable[str]) -> Any:
 
 
 def _object_columns() -> list[Any]:
-    return [objects.c.pk, object_types.c.type_id, object_types.c.name, objects.c.object_id, objects.c.attributes]
+    return [
+        objects.c.pk,
+        object_types.c.type_id,
+        object_types.c.name,
+        objects.c.object_id,
+        objects.c.attributes,
+    ]
 
 
 def _expand(
@@ -125,8 +144,11 @@ def _expand(
         deeper[direction] = Needs().merged(needs.hops[key] for key in keys)
         query = (
             select(own, object_links.c.attributes, *_object_columns())
-            .select_from(object_links.join(objects, objects.c.pk == other).join(
-                object_types, object_types.c.id == objects.c.type_pk))
+            .select_from(
+                object_links.join(objects, objects.c.pk == other).join(
+                    object_types, object_types.c.id == objects.c.type_pk
+                )
+            )
             .where(own.in_(pks), _type_filter(workspace_id, (key[1] for key in keys)))
             .order_by(own, objects.c.pk)
         )
@@ -136,17 +158,28 @@ def _expand(
     for direction, found in (("down", children), ("up", parents)):
         if direction in deeper:
             reached = {target[0]: target for links in found.values() for _, target in links}
-            built[direction] = {obj.pk: obj for obj in _expand(conn, workspace_id, deeper[direction],
-                                                               list(reached.values()))}
+            built[direction] = {
+                obj.pk: obj for obj in _expand(conn, workspace_id, deeper[direction], list(reached.values()))
+            }
     result = []
     for pk, type_id, type_name, object_id, attributes in rows:
-        result.append(ObjectSnapshot(
-            pk, type_id, type_name, object_id, attributes,
-            children=tuple(LinkSnapshot(built["down"][target[0]], attrs) for attrs, target in children[pk])
-            if "down" in built else (),
-            parents=tuple(LinkSnapshot(built["up"][target[0]], attrs) for attrs, target in parents[pk])
-            if "up" in built else (),
-        ))
+        result.append(
+            ObjectSnapshot(
+                pk,
+                type_id,
+                type_name,
+                object_id,
+                attributes,
+                children=tuple(
+                    LinkSnapshot(built["down"][target[0]], attrs) for attrs, target in children[pk]
+                )
+                if "down" in built
+                else (),
+                parents=tuple(LinkSnapshot(built["up"][target[0]], attrs) for attrs, target in parents[pk])
+                if "up" in built
+                else (),
+            )
+        )
     return result
 
 
@@ -163,10 +196,12 @@ def load_snapshot(
 ) -> PersonSnapshot | None:
     """The snapshot of ``person_pk`` that ``evaluate(condition, …)`` needs (None: no such person)."""
     scope = scope or Scope()
+    prepare(conn)
     needs = needs_of(resolve(condition, scope), contract, scope.trigger_type)
     row = conn.execute(
-        select(people.c.pk, people.c.attributes, people.c.ident, people.c.email, people.c.cio_id)
-        .where(people.c.pk == person_pk, people.c.workspace_id == workspace_id)
+        select(people.c.pk, people.c.attributes, people.c.ident, people.c.email, people.c.cio_id).where(
+            people.c.pk == person_pk, people.c.workspace_id == workspace_id
+        )
     ).first()
     if row is None:
         return None
@@ -184,10 +219,15 @@ def load_snapshot(
     if needs.person.hops:
         rows = conn.execute(
             select(person_links.c.attributes, *_object_columns())
-            .select_from(person_links.join(objects, objects.c.pk == person_links.c.object_pk).join(
-                object_types, object_types.c.id == objects.c.type_pk))
-            .where(person_links.c.person_pk == person_pk,
-                   _type_filter(workspace_id, (key[1] for key in needs.person.hops)))
+            .select_from(
+                person_links.join(objects, objects.c.pk == person_links.c.object_pk).join(
+                    object_types, object_types.c.id == objects.c.type_pk
+                )
+            )
+            .where(
+                person_links.c.person_pk == person_pk,
+                _type_filter(workspace_id, (key[1] for key in needs.person.hops)),
+            )
             .order_by(objects.c.pk)
         ).all()
         deeper = Needs().merged(needs.person.hops.values())
@@ -204,14 +244,24 @@ def load_snapshot(
             (trigger,) = _expand(conn, workspace_id, needs.trigger, [tuple(target)])
     member_of: frozenset[str] = frozenset()
     if needs.segments:
-        compiler = ConditionCompiler(conn.dialect.name, workspace_id, now, contract=contract, segments=segments)
+        compiler = ConditionCompiler(
+            conn.dialect.name, workspace_id, now, contract=contract, segments=segments
+        )
         member_of = frozenset(
-            segment for segment in sorted(needs.segments)
+            segment
+            for segment in sorted(needs.segments)
             if conn.execute(_membership(compiler, segment, person_pk)).first() is not None
         )
     return PersonSnapshot(
-        pk=row.pk, attributes=row.attributes, id=row.ident, email=row.email, cio_id=row.cio_id,
-        objects=linked, events=found_events, segments=member_of, trigger_object=trigger,
+        pk=row.pk,
+        attributes=row.attributes,
+        id=row.ident,
+        email=row.email,
+        cio_id=row.cio_id,
+        objects=linked,
+        events=found_events,
+        segments=member_of,
+        trigger_object=trigger,
     )
 
 

@@ -28,7 +28,6 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from relata.core.conditions.evaluate import bounds_hold
@@ -54,7 +53,7 @@ from relata.core.conditions.values import as_number, as_time, between_kind, fold
 from relata.core.contract import EMPTY, PERSON, Contract
 from relata.core.errors import ValidationError
 from relata.core.times import Millis
-from relata.storage.conditions_values import Bool, Expr, Sql, SqlValue, definitely
+from relata.storage.conditions_values import Bool, Expr, Sql, SqlValue, definitely, prepare
 from relata.storage.schema import events, object_links, object_types, objects, people, person_links
 
 _PERSON_COLUMNS = {"id": "ident", "email": "email", "cio_id": "cio_id"}
@@ -138,8 +137,11 @@ class ConditionCompiler:
             return not_(self._person(condition.item, person))
         if isinstance(condition, Attribute):
             column = _PERSON_COLUMNS.get(condition.field) if condition.field in PERSON_FIELDS else None
-            value = (self.sql.column(person.c[column]) if column is not None
-                     else self.sql.field(person.c.attributes, condition.field))
+            value = (
+                self.sql.column(person.c[column])
+                if column is not None
+                else self.sql.field(person.c.attributes, condition.field)
+            )
             return self.attribute(condition, value)
         if isinstance(condition, Event):
             return self._event(condition, person)
@@ -147,8 +149,9 @@ class ConditionCompiler:
             return self._related(condition, PERSON, person)
         if isinstance(condition, Segment):
             if self.segments is None:
-                raise ValidationError("segment.id", f"segment {condition.id!r} cannot be evaluated here: "
-                                      "no segments are known")
+                raise ValidationError(
+                    "segment.id", f"segment {condition.id!r} cannot be evaluated here: no segments are known"
+                )
             return self.segments.predicate(condition.id, self, person)
         if isinstance(condition, TriggerObject):
             pk = self.scope.trigger_object_pk
@@ -167,8 +170,11 @@ class ConditionCompiler:
         if isinstance(condition, Not):
             return not_(self._object(condition.item, target, type_))
         if isinstance(condition, Attribute):
-            value = (self.sql.column(target.c.object_id) if condition.field == "object_id"
-                     else self.sql.field(target.c.attributes, condition.field))
+            value = (
+                self.sql.column(target.c.object_id)
+                if condition.field == "object_id"
+                else self.sql.field(target.c.attributes, condition.field)
+            )
             return self.attribute(condition, value)
         if isinstance(condition, Related):
             return self._related(condition, type_, target)
@@ -192,8 +198,11 @@ class ConditionCompiler:
         operator = condition.operator
         positive = NEGATIONS.get(operator)
         if positive is not None:
-            return not_(self.attribute(
-                Attribute(condition.field, positive, condition.value, condition.case_insensitive), value))
+            return not_(
+                self.attribute(
+                    Attribute(condition.field, positive, condition.value, condition.case_insensitive), value
+                )
+            )
         if operator == "exists":
             return definitely(value.present())
         literal_value = condition.value
@@ -282,8 +291,9 @@ class ConditionCompiler:
             moment = select(pick(event.c.timestamp)).where(*tests).scalar_subquery()
             assert condition.operator is not None
             return definitely(self._time(condition.operator, condition.value, cast(moment, Float)))
-        return _counted(condition.count or (Bound("gte", 1),),
-                        [select(literal(1)).select_from(event).where(*tests)])
+        return _counted(
+            condition.count or (Bound("gte", 1),), [select(literal(1)).select_from(event).where(*tests)]
+        )
 
     def _related(self, condition: Related, from_type: str | None, source: FromClause) -> Bool:
         hop = plan_hop(self.contract, from_type, condition)
@@ -312,8 +322,11 @@ class ConditionCompiler:
             queries.append(_Branch(link_table.join(object_table, on), object_table, tests))
         result: list[Bool] = []
         if condition.count or condition.aggregate is None:
-            result.append(_counted(condition.count or (Bound("gte", 1),), [branch.select(literal(1))
-                                                                          for branch in queries]))
+            result.append(
+                _counted(
+                    condition.count or (Bound("gte", 1),), [branch.select(literal(1)) for branch in queries]
+                )
+            )
         if condition.aggregate is not None:
             result.append(self._aggregate(condition, queries))
         return and_(*result)
@@ -325,16 +338,21 @@ class ConditionCompiler:
         for branch in branches:
             sub = branch.scalar
             target = branch.target
+            function = aggregate.function
             if aggregate.field is None:
                 parts["count"].append(sub(func.count()))
                 continue
             value = self.sql.field(target.c.attributes, aggregate.field)
+            if function == "count":
+                parts["count"].append(sub(func.count(case((value.present(), 1)))))
+                continue
             number = self.sql.number(value)
-            parts["count"].append(sub(func.count(case((value.present(), 1)))))
-            parts["sum"].append(func.coalesce(sub(func.sum(number)), 0.0))
-            parts["n"].append(sub(func.count(number)))
-            parts["min"].append(sub(func.min(number)))
-            parts["max"].append(sub(func.max(number)))
+            if function in ("sum", "avg"):
+                parts["sum"].append(func.coalesce(sub(func.sum(number)), 0.0))
+            if function == "avg":
+                parts["n"].append(sub(func.count(number)))
+            if function in ("min", "max"):
+                parts[function].append(sub(getattr(func, function)(number)))
         function = aggregate.function
         result: Expr
         if function == "count":
@@ -416,9 +434,7 @@ def _counted(bounds: Sequence[Bound], selects: Sequence[Select[Any]]) -> Bool:
     only_none = bounds_hold(bounds, 0) and not bounds_hold(bounds, 1)
     if only_none and not any(bounds_hold(bounds, n) for n in (2, 3, 1000)):
         return and_(*(not_(query.exists()) for query in selects))
-    counted = _total([
-        query.with_only_columns(func.count()).scalar_subquery() for query in selects
-    ])
+    counted = _total([query.with_only_columns(func.count()).scalar_subquery() for query in selects])
     return and_(*(_compare(bound.operator, counted, bound.value) for bound in bounds))
 
 
@@ -432,8 +448,13 @@ def compile_condition(
     contract: Contract = EMPTY,
     segments: SegmentSource | None = None,
 ) -> Select[Any]:
-    """``SELECT people.pk`` of the people of ``workspace_id`` matching ``condition`` at ``now``."""
-    compiler = ConditionCompiler(dialect, workspace_id, now, scope=scope, contract=contract, segments=segments)
+    """``SELECT people.pk`` of the people of ``workspace_id`` matching ``condition`` at ``now``.
+
+    On SQLite, run it on a connection passed through ``conditions_values.prepare`` (it installs the SQL
+    functions conditions use); ``matching_people`` and ``count_people`` do that themselves."""
+    compiler = ConditionCompiler(
+        dialect, workspace_id, now, scope=scope, contract=contract, segments=segments
+    )
     return compiler.people(condition)
 
 
@@ -448,8 +469,16 @@ def matching_people(
     segments: SegmentSource | None = None,
 ) -> list[int]:
     """The pks of the matching people, in pk order."""
-    query = compile_condition(condition, dialect=conn.dialect.name, workspace_id=workspace_id, now=now,
-                              scope=scope, contract=contract, segments=segments)
+    prepare(conn)
+    query = compile_condition(
+        condition,
+        dialect=conn.dialect.name,
+        workspace_id=workspace_id,
+        now=now,
+        scope=scope,
+        contract=contract,
+        segments=segments,
+    )
     rows = conn.execute(query.order_by(query.selected_columns[0]))
     return [int(row[0]) for row in rows]
 
@@ -464,6 +493,13 @@ def count_people(
     contract: Contract = EMPTY,
     segments: SegmentSource | None = None,
 ) -> int:
-    query = compile_condition(condition, dialect=conn.dialect.name, workspace_id=workspace_id, now=now,
-                              scope=scope, contract=contract, segments=segments)
+    query = compile_condition(
+        condition,
+        dialect=conn.dialect.name,
+        workspace_id=workspace_id,
+        now=now,
+        scope=scope,
+        contract=contract,
+        segments=segments,
+    )
     return int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())

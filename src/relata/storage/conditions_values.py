@@ -8,16 +8,20 @@ be NULL; callers wrap whole tests in ``coalesce(..., false)`` so that ``not`` st
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
+    Engine,
     BigInteger,
     Float,
     String,
     and_,
     case,
     cast,
+    event,
     false,
     func,
     literal,
@@ -28,7 +32,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
-from relata.core.conditions.values import MS_THRESHOLD, NUMERIC_MAX_LENGTH, fold, is_numeric_string
+from relata.core.conditions.values import (
+    MS_THRESHOLD,
+    NUMERIC_MAX_LENGTH,
+    as_time,
+    fold,
+    is_numeric_string,
+    number_as_time,
+)
 
 Expr = ColumnElement[Any]
 Bool = ColumnElement[bool]
@@ -113,11 +124,20 @@ class Sql:
         """The attribute ``key`` of a JSON column."""
         if self.pg:
             value = document.op("->", return_type=JSONB)(literal(key, String))
-            return SqlValue(self.dialect, func.jsonb_typeof(value), document.op("->>", return_type=String)(
-                literal(key, String)), value)
+            return SqlValue(
+                self.dialect,
+                func.jsonb_typeof(value),
+                document.op("->>", return_type=String)(literal(key, String)),
+                value,
+            )
         path = f'$."{key}"'
-        return SqlValue(self.dialect, func.json_type(document, path), func.json_extract(document, path),
-                        document=document, path=path)
+        return SqlValue(
+            self.dialect,
+            func.json_type(document, path),
+            func.json_extract(document, path),
+            document=document,
+            path=path,
+        )
 
     def column(self, column: Expr) -> SqlValue:
         return SqlValue(self.dialect, None, column, column=True)
@@ -173,53 +193,59 @@ class Sql:
 
     def time(self, value: SqlValue) -> Expr:
         """Milliseconds (as a double) of numbers (unix seconds, or ms from 1e11), numeric strings and
-        ISO-8601 strings, else NULL."""
-        number = self.number(value)
-        seconds_or_ms = case((number >= MS_THRESHOLD, number), else_=number * 1000.0)
+        ISO-8601 strings, else NULL.
+
+        On SQLite this is the function ``relata_time`` (``values.as_time`` itself, installed on every
+        connection by ``install_sqlite_functions``): the equivalent SQL is too deep for SQLite's parser
+        stack once a condition nests a few hops."""
+        if not self.pg:
+            kind = literal("text") if value.column else value.kind
+            return func.relata_time(kind, value.text, type_=Float)
+        number = cast(value.text, Float)
+        moment = case((number >= MS_THRESHOLD, number), else_=number * 1000.0)
+        if value.column:
+            return case((self.numeric_shape(value.text), moment),
+                        (self.iso_shape(value.text), cast(self.iso_millis(value.text), Float)))
         return case(
-            (number.is_not(None), seconds_or_ms),
+            (value.is_number(), moment),
+            (and_(value.is_string(), self.numeric_shape(value.text)), moment),
             (and_(value.is_string(), self.iso_shape(value.text)), cast(self.iso_millis(value.text), Float)),
         )
 
     def iso_millis(self, text: Expr) -> Expr:
-        """Milliseconds of an ISO string of the accepted shapes (see ``values.iso_millis``), else NULL."""
+        """PostgreSQL: milliseconds of an ISO string of the accepted shapes (``values.iso_millis``), else
+        NULL. Days come from the closed form of ``values.days_from_civil`` (years here are positive, so
+        truncating integer division is floor division); days past a month's end roll over."""
 
         def part(start: Any, length: int) -> Expr:
             return cast(func.substr(text, start, length), BigInteger)
 
         size = func.length(text)
-        year, month, day = part(1, 4), part(6, 2), part(9, 2)
         timed = size > 10
+        year, month, day = part(1, 4), part(6, 2), part(9, 2)
         hour = case((timed, part(12, 2)), else_=0)
         minute = case((timed, part(15, 2)), else_=0)
         second = case((timed, part(18, 2)), else_=0)
-        zone_length = case(
-            (size <= 19, 0),
-            (func.substr(text, size, 1) == "Z", 1),
-            (func.substr(text, size - 5, 1).in_(("+", "-")), 6),
-            else_=0,
-        )
-        digits = size - zone_length - 20
-        millis = case(
-            (digits > 0, cast(func.substr(func.substr(text, 21, digits).concat("00"), 1, 3), BigInteger)),
-            else_=0,
-        )
-        zone_hours = case((zone_length == 6, part(size - 4, 2)), else_=0)
-        zone_minutes = case((zone_length == 6, part(size - 1, 2)), else_=0)
+        has_zone = and_(size > 19, func.substr(text, size - 5, 1).in_(("+", "-")))
+        zone_hours = case((has_zone, part(size - 4, 2)), else_=0)
+        zone_minutes = case((has_zone, part(size - 1, 2)), else_=0)
         sign = case((func.substr(text, size - 5, 1) == "+", 1), else_=-1)
         offset = (zone_hours * 60 + zone_minutes) * 60000 * sign
-        shifted = year - case((month <= 2, 1), else_=0)
-        era = shifted // 400
-        yoe = shifted - era * 400
-        mp = case((month > 2, month - 3), else_=month + 9)
-        doy = (153 * mp + 2) // 5 + day - 1
-        doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-        days = era * 146097 + doe - 719468
-        total = days * 86400000 + hour * 3600000 + minute * 60000 + second * 1000 + millis - offset
-        valid = and_(
-            month.between(1, 12), day.between(1, 31), hour <= 23, minute <= 59, second <= 59,
-            zone_hours <= 23, zone_minutes <= 59,
+        # the fraction's digits: up to three characters after the dot, cut where the zone starts
+        head = func.replace(func.replace(func.replace(func.substr(text, 21, 3), "Z", "|"), "+", "|"), "-", "|")
+        cut = func.strpos(head, "|")
+        digits = case((cut > 0, func.substr(head, 1, cut - 1)), else_=head)
+        millis = case(
+            (and_(size > 20, func.substr(text, 20, 1) == "."),
+             cast(func.substr(digits.concat("00"), 1, 3), BigInteger)),
+            else_=0,
         )
+        shifted = year - case((month <= 2, 1), else_=0)
+        mp = case((month > 2, month - 3), else_=month + 9)
+        days = shifted * 365 + shifted // 4 - shifted // 100 + shifted // 400 + (153 * mp + 2) // 5 + day - 719469
+        total = days * 86400000 + hour * 3600000 + minute * 60000 + second * 1000 + millis - offset
+        valid = and_(month.between(1, 12), day.between(1, 31), hour <= 23, minute <= 59, second <= 59,
+                     zone_hours <= 23, zone_minutes <= 59)
         return case((valid, total))
 
     # --- tests -------------------------------------------------------------------------------------
@@ -252,17 +278,24 @@ class Sql:
             tests.append(self.contains_text(value, needle, insensitive))
         if not value.column:
             table, item = self.elements(value)
-            tests.append(and_(
-                value.is_array(),
-                select(literal(1)).select_from(table).where(self.equals(item, needle, insensitive)).exists(),
-            ))
+            tests.append(
+                and_(
+                    value.is_array(),
+                    select(literal(1))
+                    .select_from(table)
+                    .where(self.equals(item, needle, insensitive))
+                    .exists(),
+                )
+            )
         return or_(*tests) if tests else false()
 
     def starts_with(self, value: SqlValue, prefix: str, insensitive: bool) -> Bool:
         if not prefix:
             return value.is_string()
         expected = fold(prefix) if insensitive else prefix
-        return and_(value.is_string(), func.substr(self.string(value, insensitive), 1, len(prefix)) == expected)
+        return and_(
+            value.is_string(), func.substr(self.string(value, insensitive), 1, len(prefix)) == expected
+        )
 
     def ends_with(self, value: SqlValue, suffix: str, insensitive: bool) -> Bool:
         if not suffix:
@@ -270,8 +303,39 @@ class Sql:
         expected = fold(suffix) if insensitive else suffix
         text = self.string(value, insensitive)
         size = func.length(text)
-        return and_(value.is_string(), size >= len(suffix),
-                    func.substr(text, size - len(suffix) + 1, len(suffix)) == expected)
+        return and_(
+            value.is_string(),
+            size >= len(suffix),
+            func.substr(text, size - len(suffix) + 1, len(suffix)) == expected,
+        )
+
+
+def _sqlite_time(kind: object, value: object) -> float | None:
+    if kind in ("integer", "real") and isinstance(value, int | float):
+        return number_as_time(float(value))
+    if kind == "text" and isinstance(value, str):
+        return as_time(value)
+    return None
+
+
+def install_sqlite_functions(dbapi_connection: Any) -> None:
+    """Register the functions conditions use on a raw ``sqlite3`` connection (idempotent)."""
+    dbapi_connection.create_function("relata_time", 2, _sqlite_time, deterministic=True)
+
+
+_hooked: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def prepare(conn: Connection) -> None:
+    """Make ``conn`` (and every later connection of its engine) able to run compiled conditions."""
+    if conn.dialect.name != "sqlite":
+        return
+    engine = conn.engine
+    if engine not in _hooked:
+        _hooked.add(engine)
+        event.listen(engine, "connect", lambda dbapi_connection, _record: install_sqlite_functions(
+            dbapi_connection))
+    install_sqlite_functions(conn.connection.dbapi_connection)
 
 
 def definitely(test: Bool) -> Bool:
