@@ -54,7 +54,7 @@ def test_event_for_a_person(
 ) -> None:
     body = {"name": "added_to_cart", "data": {"sku": "A1", "price": 9.5}, "timestamp": 1_700_000_000}
     ok(client.post("/api/v1/customers/u1/events", json=body, auth=track_auth))
-    ok(client.post("/api/v1/customers/u1/events", json={"name": "opened_app"}, auth=track_auth))
+    ok(client.post("/api/v1/customers/u1/events", json={"name": " opened_app\n"}, auth=track_auth))
     person = get(runtime, workspace, "id", "u1")  # created on first event
     first, second = events_of(runtime, workspace, person)
     assert (first.name, first.type, first.data, first.timestamp) == (

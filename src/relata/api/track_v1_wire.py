@@ -93,7 +93,8 @@ def _event_type(value: Any) -> EventType:
 
 def event(ref: PersonRef | None, body: Mapping[str, Any], limits: Limits) -> TrackEvent:
     """``POST /api/v1/customers/{identifier}/events`` (``ref``) and ``POST /api/v1/events`` (``None``)."""
-    name = wire.text(body.get("name"), "name") or ""
+    # Customer.io trims event names (workspaces since 2021): " viewed " is the event "viewed".
+    name = (wire.text(body.get("name"), "name") or "").strip()
     data = wire.attributes(body.get("data"), "data")
     dedupe_id = wire.text(body.get("id"), "id", required=False)
     anonymous_id = None
