@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
+from relata.api.responses import JSONResponse
 
 from relata.api import contract, errors, pipelines, reads, track_v1, track_v2
 from relata.services.container import Services
@@ -14,7 +14,7 @@ def create_app(services: Services) -> FastAPI:
         title="Relata",
         version="0.1.0",
         description="Lifecycle messaging on objects and relationships; Customer.io-compatible ingestion.",
-        default_response_class=ORJSONResponse,
+        default_response_class=JSONResponse,
     )
     app.state.services = services
     errors.install(app)

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from relata.api.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from relata.core.errors import NotFound, Unauthorized, ValidationError
@@ -46,34 +46,34 @@ def error_body(path: str, reason: str, field: str, message: str) -> dict[str, An
     return {"errors": [{"reason": reason, "field": field, "message": message}]}
 
 
-def error_response(request: Request, status: int, reason: str, field: str, message: str) -> ORJSONResponse:
+def error_response(request: Request, status: int, reason: str, field: str, message: str) -> JSONResponse:
     headers = {"WWW-Authenticate": 'Basic realm="relata"'} if status == 401 else None
-    return ORJSONResponse(
+    return JSONResponse(
         error_body(request.url.path, reason, field, message), status_code=status, headers=headers
     )
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ValidationError)
-    async def _invalid(request: Request, exc: ValidationError) -> ORJSONResponse:
+    async def _invalid(request: Request, exc: ValidationError) -> JSONResponse:
         status = 413 if exc.reason == "too_large" and exc.path == "body" else 400
         return error_response(request, status, exc.reason, exc.path, exc.message)
 
     @app.exception_handler(Unauthorized)
-    async def _unauthorized(request: Request, exc: Unauthorized) -> ORJSONResponse:
+    async def _unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
         return error_response(request, 401, "unauthorized", "", str(exc))
 
     @app.exception_handler(NotFound)
-    async def _not_found(request: Request, exc: NotFound) -> ORJSONResponse:
+    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
         return error_response(request, 404, "not_found", "", str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _request_invalid(request: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         field = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
         return error_response(request, 400, "invalid", field, str(first.get("msg")))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
         return error_response(request, exc.status_code, reason, "", str(exc.detail))

@@ -60,12 +60,11 @@ def _person_ref(identifier: str, id_type: CustomerIdType | None) -> PersonRef:
 
 
 def _reads(request: Request) -> Reads:
-    found = services(request)
-    return Reads(found.db, found.contracts)
+    return services(request).reads
 
 
 def _history(request: Request) -> History:
-    return History(services(request).db)
+    return services(request).history
 
 
 # --- response models ------------------------------------------------------------------------------

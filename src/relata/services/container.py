@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from relata.core.clock import Clock
 from relata.core.limits import Limits
 from relata.services.contracts import ContractCache
+from relata.services.history import History
 from relata.services.ingest import Ingest
+from relata.services.reads import Reads
 from relata.services.workspaces import Workspaces
 from relata.storage.database import Database
 
@@ -20,6 +22,8 @@ class Services:
     contracts: ContractCache
     ingest: Ingest
     workspaces: Workspaces
+    reads: Reads
+    history: History
 
     @classmethod
     def create(cls, db: Database, clock: Clock, limits: Limits) -> Services:
@@ -31,4 +35,6 @@ class Services:
             contracts=contracts,
             ingest=Ingest(db, clock, limits, contracts),
             workspaces=Workspaces(db, clock),
+            reads=Reads(db, contracts),
+            history=History(db),
         )

@@ -101,6 +101,7 @@ people = Table(
     UniqueConstraint("workspace_id", "cio_id", name="uq_people_cio_id"),
     UniqueConstraint("workspace_id", "ident", name="uq_people_ident"),
     UniqueConstraint("workspace_id", "email_key", name="uq_people_email_key"),
+    sqlite_autoincrement=True,
 )
 
 anonymous_ids = Table(
@@ -129,6 +130,7 @@ objects = Table(
     UniqueConstraint("type_pk", "object_id", name="uq_objects_type_object_id"),
     UniqueConstraint("workspace_id", "cio_object_id", name="uq_objects_cio_object_id"),
     Index("ix_objects_ws_type_updated", "workspace_id", "type_pk", "updated_at"),
+    sqlite_autoincrement=True,
 )
 
 person_links = Table(
@@ -196,6 +198,7 @@ events = Table(
         sqlite_where=text("dedupe_id IS NOT NULL"),
         postgresql_where=text("dedupe_id IS NOT NULL"),
     ),
+    sqlite_autoincrement=True,
 )
 
 devices = Table(
@@ -237,6 +240,7 @@ changes = Table(
     Column("data", Json, nullable=False),
     Index("ix_changes_person", "workspace_id", "person_pk", "seq"),
     Index("ix_changes_object", "workspace_id", "object_pk", "seq"),
+    sqlite_autoincrement=True,
 )
 
 violations = Table(

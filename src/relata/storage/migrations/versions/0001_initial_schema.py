@@ -77,6 +77,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_changes")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("changes", schema=None) as batch_op:
         batch_op.create_index("ix_changes_object", ["workspace_id", "object_pk", "seq"], unique=False)
@@ -151,6 +152,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("workspace_id", "cio_id", name="uq_people_cio_id"),
         sa.UniqueConstraint("workspace_id", "email_key", name="uq_people_email_key"),
         sa.UniqueConstraint("workspace_id", "ident", name="uq_people_ident"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "suppressions",
@@ -267,6 +269,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("pk", name=op.f("pk_events")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index("ix_events_person_name_ts", ["person_pk", "name", "timestamp"], unique=False)
@@ -312,6 +315,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("pk", name=op.f("pk_objects")),
         sa.UniqueConstraint("type_pk", "object_id", name="uq_objects_type_object_id"),
         sa.UniqueConstraint("workspace_id", "cio_object_id", name="uq_objects_cio_object_id"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("objects", schema=None) as batch_op:
         batch_op.create_index(
