@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from relata.api.responses import JSONResponse
 
 from relata.api import contract, errors, pipelines, reads, track_v1, track_v2
+from relata.api.responses import JSONResponse
 from relata.services.container import Services
 
 
