@@ -23,39 +23,81 @@ S = NOW // 1000
 H = 3_600_000
 D = 86_400_000
 
-CONTRACT = parse_contract({
-    "object_types": {
-        "cart": {"id": "1"}, "cart_item": {"id": "2"}, "order": {"id": "3"}, "order_item": {"id": "4"},
-        "product": {"id": "5"},
-    },
-    "relationships": [
-        {"from": "person", "to": "cart", "as": "carts", "inverse": "shoppers"},
-        {"from": "cart", "to": "cart_item", "as": "items", "inverse": "cart"},
-        {"from": "person", "to": "order", "as": "orders", "inverse": "buyers"},
-        {"from": "order", "to": "order_item", "as": "lines", "inverse": "order"},
-        {"from": "order_item", "to": "product", "as": "product", "inverse": "order_items"},
-    ],
-})
+CONTRACT = parse_contract(
+    {
+        "object_types": {
+            "cart": {"id": "1"},
+            "cart_item": {"id": "2"},
+            "order": {"id": "3"},
+            "order_item": {"id": "4"},
+            "product": {"id": "5"},
+        },
+        "relationships": [
+            {"from": "person", "to": "cart", "as": "carts", "inverse": "shoppers"},
+            {"from": "cart", "to": "cart_item", "as": "items", "inverse": "cart"},
+            {"from": "person", "to": "order", "as": "orders", "inverse": "buyers"},
+            {"from": "order", "to": "order_item", "as": "lines", "inverse": "order"},
+            {"from": "order_item", "to": "product", "as": "product", "inverse": "order_items"},
+        ],
+    }
+)
 
 SEGMENTS = {
     "vip": parse_condition({"attribute": {"field": "vip", "operator": "eq", "value": True}}),
-    "big-spenders": parse_condition({"related": {"type": "order", "aggregate": {
-        "function": "sum", "field": "total", "operator": "gte", "value": 500}}}),
+    "big-spenders": parse_condition(
+        {
+            "related": {
+                "type": "order",
+                "aggregate": {"function": "sum", "field": "total", "operator": "gte", "value": 500},
+            }
+        }
+    ),
     "vip-big": parse_condition({"and": [{"segment": {"id": "vip"}}, {"segment": {"id": "big-spenders"}}]}),
 }
 
 
 def build(conn: Connection) -> tuple[Graph, dict[str, int]]:
     g = Graph(conn, {"cart": "1", "cart_item": "2", "order": "3", "order_item": "4", "product": "5"})
-    ann = g.person({
-        "vip": True, "age": 30, "name": "Ann", "plan": "Gold", "tags": ["vip", "new"], "signup": S - 3 * 3600,
-        "last_seen": "2023-11-14T20:00:00Z", "score": "42", "zip": "00123", "city": "Zürich",
-        "timezone": "Europe/Paris",
-    }, ident="ann", email="ann@example.com")
-    bob = g.person({"vip": False, "age": "25", "name": "bob", "plan": "silver", "signup": "2023-01-01",
-                    "last_seen": NOW - 400 * D, "tags": [], "score": 7}, ident="bob")
-    cat = g.person({"vip": "true", "age": 41.5, "name": "Cat", "tags": ["x", 3], "plan": "GOLD",
-                    "last_seen": "2023-11-14 21:13:20+01:00"})
+    ann = g.person(
+        {
+            "vip": True,
+            "age": 30,
+            "name": "Ann",
+            "plan": "Gold",
+            "tags": ["vip", "new"],
+            "signup": S - 3 * 3600,
+            "last_seen": "2023-11-14T20:00:00Z",
+            "score": "42",
+            "zip": "00123",
+            "city": "Zürich",
+            "timezone": "Europe/Paris",
+        },
+        ident="ann",
+        email="ann@example.com",
+    )
+    bob = g.person(
+        {
+            "vip": False,
+            "age": "25",
+            "name": "bob",
+            "plan": "silver",
+            "signup": "2023-01-01",
+            "last_seen": NOW - 400 * D,
+            "tags": [],
+            "score": 7,
+        },
+        ident="bob",
+    )
+    cat = g.person(
+        {
+            "vip": "true",
+            "age": 41.5,
+            "name": "Cat",
+            "tags": ["x", 3],
+            "plan": "GOLD",
+            "last_seen": "2023-11-14 21:13:20+01:00",
+        }
+    )
     dan = g.person({}, ident="dan")
     # ann: an active cart with one in-stock and one out-of-stock item; two orders, one with skincare
     cart1 = g.object("cart", {"status": "active", "cart_total": 150, "updated_at": S - 3600}, "cart_1")
@@ -97,17 +139,36 @@ def build(conn: Connection) -> tuple[Graph, dict[str, int]]:
     return g, {"ann": ann, "bob": bob, "cat": cat, "dan": dan, "cart1": cart1, "cart2": cart2}
 
 
-def both(conn: Connection, g: Graph, names: dict[str, int], data: Any, scope: Scope | None = None) -> tuple[
-        set[str], set[str]]:
+def both(
+    conn: Connection, g: Graph, names: dict[str, int], data: Any, scope: Scope | None = None
+) -> tuple[set[str], set[str]]:
     condition = parse_condition(data)
     by_pk = {pk: name for name, pk in names.items() if name in ("ann", "bob", "cat", "dan")}
     segments = DefinedSegments(SEGMENTS)
-    sql = {by_pk[pk] for pk in matching_people(conn, condition, workspace_id=g.workspace_id, now=NOW,
-                                                scope=scope, contract=CONTRACT, segments=segments)}
+    sql = {
+        by_pk[pk]
+        for pk in matching_people(
+            conn,
+            condition,
+            workspace_id=g.workspace_id,
+            now=NOW,
+            scope=scope,
+            contract=CONTRACT,
+            segments=segments,
+        )
+    }
     per_person = set()
     for pk, name in by_pk.items():
-        snapshot = load_snapshot(conn, condition, workspace_id=g.workspace_id, person_pk=pk, now=NOW, scope=scope,
-                                 contract=CONTRACT, segments=segments)
+        snapshot = load_snapshot(
+            conn,
+            condition,
+            workspace_id=g.workspace_id,
+            person_pk=pk,
+            now=NOW,
+            scope=scope,
+            contract=CONTRACT,
+            segments=segments,
+        )
         assert snapshot is not None
         if evaluate(condition, snapshot, now=NOW, scope=scope, contract=CONTRACT):
             per_person.add(name)
@@ -175,23 +236,73 @@ OPERATOR_CASES: list[tuple[Any, set[str]]] = [
 LEAF_CASES: list[tuple[Any, set[str]]] = [
     ({"event": {"name": "viewed_product"}}, {"ann", "bob"}),
     ({"event": {"name": "viewed_product", "within": "7d"}}, {"ann"}),
-    ({"event": {"name": "viewed_product", "within": "7d", "count": {"gte": 2},
-                "where": attr("category", "eq", "skincare")}}, {"ann"}),
+    (
+        {
+            "event": {
+                "name": "viewed_product",
+                "within": "7d",
+                "count": {"gte": 2},
+                "where": attr("category", "eq", "skincare"),
+            }
+        },
+        {"ann"},
+    ),
     ({"event": {"name": "viewed_product", "count": {"eq": 0}}}, {"cat", "dan"}),
     ({"event": {"name": "viewed_product", "count": {"gte": 1, "lte": 2}}}, {"bob"}),
     ({"event": {"name": "viewed_product", "count": {"lt": 2}}}, {"bob", "cat", "dan"}),
-    ({"event": {"name": "order_completed", "occurrence": "first", "operator": "within", "value": "7d"}}, {"bob"}),
-    ({"event": {"name": "order_completed", "occurrence": "last", "operator": "within", "value": "7d"}},
-     {"ann", "bob"}),
-    ({"event": {"name": "order_completed", "occurrence": "first", "operator": "older_than", "value": "10d"}},
-     {"ann"}),
-    ({"event": {"name": "order_completed", "occurrence": "first", "operator": "before",
-                "value": "2023-11-01T00:00:00Z"}}, {"ann"}),
-    ({"event": {"name": "order_completed", "occurrence": "last", "operator": "between",
-                "value": ["2023-11-12T00:00:00Z", "2023-11-13T00:00:00Z"]}}, {"ann"}),
+    (
+        {"event": {"name": "order_completed", "occurrence": "first", "operator": "within", "value": "7d"}},
+        {"bob"},
+    ),
+    (
+        {"event": {"name": "order_completed", "occurrence": "last", "operator": "within", "value": "7d"}},
+        {"ann", "bob"},
+    ),
+    (
+        {
+            "event": {
+                "name": "order_completed",
+                "occurrence": "first",
+                "operator": "older_than",
+                "value": "10d",
+            }
+        },
+        {"ann"},
+    ),
+    (
+        {
+            "event": {
+                "name": "order_completed",
+                "occurrence": "first",
+                "operator": "before",
+                "value": "2023-11-01T00:00:00Z",
+            }
+        },
+        {"ann"},
+    ),
+    (
+        {
+            "event": {
+                "name": "order_completed",
+                "occurrence": "last",
+                "operator": "between",
+                "value": ["2023-11-12T00:00:00Z", "2023-11-13T00:00:00Z"],
+            }
+        },
+        {"ann"},
+    ),
     ({"message": {"action": "opened", "campaign": "abandoned-cart"}}, {"cat"}),
-    ({"message": {"action": "received", "campaign": "abandoned-cart", "template": "cart-1", "within": "3d"}},
-     {"cat"}),
+    (
+        {
+            "message": {
+                "action": "received",
+                "campaign": "abandoned-cart",
+                "template": "cart-1",
+                "within": "3d",
+            }
+        },
+        {"cat"},
+    ),
     ({"message": {"action": "received"}}, {"cat", "dan"}),
     ({"message": {"action": "clicked", "campaign": "abandoned-cart"}}, set()),
     ({"segment": {"id": "vip"}}, {"ann", "cat"}),
@@ -203,35 +314,122 @@ RELATED_CASES: list[tuple[Any, set[str]]] = [
     ({"related": {"type": "cart"}}, {"ann", "bob"}),
     ({"related": {"via": "carts", "where": attr("status", "eq", "active")}}, {"ann"}),
     ({"related": {"type": "1", "where": attr("status", "eq", "active")}}, {"ann"}),  # numeric type id
-    ({"related": {"type": "cart", "via": "carts", "where": {"and": [
-        attr("status", "eq", "active"), attr("cart_total", "gt", 100), attr("updated_at", "within", "24h"),
-        {"related": {"type": "cart_item", "where": attr("in_stock", "eq", True)}}]}}}, {"ann"}),
+    (
+        {
+            "related": {
+                "type": "cart",
+                "via": "carts",
+                "where": {
+                    "and": [
+                        attr("status", "eq", "active"),
+                        attr("cart_total", "gt", 100),
+                        attr("updated_at", "within", "24h"),
+                        {"related": {"type": "cart_item", "where": attr("in_stock", "eq", True)}},
+                    ]
+                },
+            }
+        },
+        {"ann"},
+    ),
     ({"related": {"type": "cart", "relationship_where": attr("role", "eq", "owner")}}, {"ann"}),
     ({"related": {"type": "cart", "relationship_where": attr("role", "neq", "owner")}}, {"bob"}),
     ({"related": {"type": "cart", "count": {"eq": 0}}}, {"cat", "dan"}),
     ({"related": {"type": "order", "count": {"gte": 3}}}, {"cat"}),
-    ({"related": {"type": "order", "aggregate": {"function": "sum", "field": "total", "operator": "gte",
-                                                 "value": 500}}}, {"ann", "bob"}),
-    ({"related": {"type": "order", "aggregate": {"function": "sum", "field": "total", "operator": "lt",
-                                                 "value": 100}}}, {"dan"}),  # no orders: the sum is 0
-    ({"related": {"type": "order", "aggregate": {"function": "count", "operator": "gte", "value": 2}}},
-     {"ann", "cat"}),
-    ({"related": {"type": "order", "aggregate": {"function": "avg", "field": "total", "operator": "eq",
-                                                 "value": 275}}}, {"ann"}),
-    ({"related": {"type": "order", "aggregate": {"function": "min", "field": "total", "operator": "lt",
-                                                 "value": 100}}}, {"cat"}),
-    ({"related": {"type": "order", "aggregate": {"function": "max", "field": "total", "operator": "between",
-                                                 "value": [100, 300]}}}, {"ann", "cat"}),
+    (
+        {
+            "related": {
+                "type": "order",
+                "aggregate": {"function": "sum", "field": "total", "operator": "gte", "value": 500},
+            }
+        },
+        {"ann", "bob"},
+    ),
+    (
+        {
+            "related": {
+                "type": "order",
+                "aggregate": {"function": "sum", "field": "total", "operator": "lt", "value": 100},
+            }
+        },
+        {"dan"},
+    ),  # no orders: the sum is 0
+    (
+        {"related": {"type": "order", "aggregate": {"function": "count", "operator": "gte", "value": 2}}},
+        {"ann", "cat"},
+    ),
+    (
+        {
+            "related": {
+                "type": "order",
+                "aggregate": {"function": "avg", "field": "total", "operator": "eq", "value": 275},
+            }
+        },
+        {"ann"},
+    ),
+    (
+        {
+            "related": {
+                "type": "order",
+                "aggregate": {"function": "min", "field": "total", "operator": "lt", "value": 100},
+            }
+        },
+        {"cat"},
+    ),
+    (
+        {
+            "related": {
+                "type": "order",
+                "aggregate": {
+                    "function": "max",
+                    "field": "total",
+                    "operator": "between",
+                    "value": [100, 300],
+                },
+            }
+        },
+        {"ann", "cat"},
+    ),
     # multi-hop: person → order → order_item with category X
-    ({"related": {"via": "orders", "where": {"related": {"via": "lines", "where":
-                                                          attr("category", "eq", "skincare")}}}}, {"ann"}),
-    ({"related": {"type": "order", "where": {"related": {"type": "order_item", "where": {
-        "related": {"type": "product", "where": attr("name", "eq", "Cleanser")}}}}}}, {"ann"}),
+    (
+        {
+            "related": {
+                "via": "orders",
+                "where": {"related": {"via": "lines", "where": attr("category", "eq", "skincare")}},
+            }
+        },
+        {"ann"},
+    ),
+    (
+        {
+            "related": {
+                "type": "order",
+                "where": {
+                    "related": {
+                        "type": "order_item",
+                        "where": {"related": {"type": "product", "where": attr("name", "eq", "Cleanser")}},
+                    }
+                },
+            }
+        },
+        {"ann"},
+    ),
     ({"related": {"type": "order", "where": attr("subscription_eligible", "eq", True)}}, {"ann"}),
     ({"related": {"type": "cart_item", "via": "items"}}, set()),  # items leave carts, not people
     # an upward hop: cart items whose cart is active
-    ({"related": {"type": "cart", "where": {"related": {"type": "cart_item", "where": {
-        "related": {"via": "cart", "where": attr("status", "eq", "active")}}}}}}, {"ann"}),
+    (
+        {
+            "related": {
+                "type": "cart",
+                "where": {
+                    "related": {
+                        "type": "cart_item",
+                        "where": {"related": {"via": "cart", "where": attr("status", "eq", "active")}},
+                    }
+                },
+            }
+        },
+        {"ann"},
+    ),
 ]
 
 
@@ -242,8 +440,9 @@ def run_cases(database: Database, cases: list[tuple[Any, set[str]]]) -> None:
         for data, expected in cases:
             sql, per_person = both(conn, g, names, data)
             if sql != expected or per_person != expected:
-                failures.append(f"{data}: expected {sorted(expected)}, sql {sorted(sql)}, "
-                                f"evaluator {sorted(per_person)}")
+                failures.append(
+                    f"{data}: expected {sorted(expected)}, sql {sorted(sql)}, evaluator {sorted(per_person)}"
+                )
     assert not failures, "\n".join(failures)
 
 
@@ -262,33 +461,65 @@ def test_related(database: Database) -> None:
 def test_refs_and_trigger_object(database: Database) -> None:
     with database.write() as conn:
         g, names = build(conn)
-        cart1 = Scope.for_trigger("cart", "cart_1", {"status": "active", "updated_at": S - 3 * 86400},
-                                  object_pk=names["cart1"], customer={"plan": "Gold"})
+        cart1 = Scope.for_trigger(
+            "cart",
+            "cart_1",
+            {"status": "active", "updated_at": S - 3 * 86400},
+            object_pk=names["cart1"],
+            customer={"plan": "Gold"},
+        )
         cases: list[tuple[Any, Scope, set[str]]] = [
             # "an order exists created after this cart's updated_at" (a guard)
-            ({"related": {"type": "order", "where": attr("created_at", "after",
-                                                          {"ref": "trigger.cart.updated_at"})}}, cart1, {"ann", "bob"}),
+            (
+                {
+                    "related": {
+                        "type": "order",
+                        "where": attr("created_at", "after", {"ref": "trigger.cart.updated_at"}),
+                    }
+                },
+                cart1,
+                {"ann", "bob"},
+            ),
             # "an order_completed event whose cart_id is this cart's id" (a goal)
-            ({"event": {"name": "order_completed", "where": attr("cart_id", "eq",
-                                                                  {"ref": "trigger.cart.object_id"})}}, cart1, {"ann"}),
+            (
+                {
+                    "event": {
+                        "name": "order_completed",
+                        "where": attr("cart_id", "eq", {"ref": "trigger.cart.object_id"}),
+                    }
+                },
+                cart1,
+                {"ann"},
+            ),
             (attr("plan", "eq", {"ref": "customer.plan"}), cart1, {"ann"}),
             (attr("plan", "eq", {"ref": "customer.nothing"}), cart1, set()),  # a missing ref matches nothing
             (attr("plan", "neq", {"ref": "customer.nothing"}), cart1, {"ann", "bob", "cat", "dan"}),
             ({"trigger_object": attr("status", "eq", "active")}, cart1, {"ann", "bob", "cat", "dan"}),
-            ({"trigger_object": {"related": {"type": "cart_item", "where": attr("in_stock", "eq", False)}}},
-             cart1, {"ann", "bob", "cat", "dan"}),
+            (
+                {
+                    "trigger_object": {
+                        "related": {"type": "cart_item", "where": attr("in_stock", "eq", False)}
+                    }
+                },
+                cart1,
+                {"ann", "bob", "cat", "dan"},
+            ),
             ({"trigger_object": {"related": {"via": "items", "count": {"gte": 3}}}}, cart1, set()),
             ({"trigger_object": attr("object_id", "eq", "cart_1")}, cart1, {"ann", "bob", "cat", "dan"}),
-            ({"trigger_object": attr("status", "eq", "active")},
-             Scope.for_trigger("cart", "cart_2", {}, object_pk=names["cart2"]), set()),
+            (
+                {"trigger_object": attr("status", "eq", "active")},
+                Scope.for_trigger("cart", "cart_2", {}, object_pk=names["cart2"]),
+                set(),
+            ),
             ({"trigger_object": attr("status", "exists")}, Scope(), set()),  # no trigger object in scope
         ]
         failures = []
         for data, scope, expected in cases:
             sql, per_person = both(conn, g, names, data, scope)
             if sql != expected or per_person != expected:
-                failures.append(f"{data}: expected {sorted(expected)}, sql {sorted(sql)}, "
-                                f"evaluator {sorted(per_person)}")
+                failures.append(
+                    f"{data}: expected {sorted(expected)}, sql {sorted(sql)}, evaluator {sorted(per_person)}"
+                )
         assert not failures, "\n".join(failures)
 
 
@@ -310,13 +541,25 @@ def test_workspace_scoping_and_count(database: Database) -> None:
 def test_segment_cycles_are_errors(database: Database) -> None:
     from relata.core.errors import ValidationError
 
-    segments = DefinedSegments({
-        "a": parse_condition({"segment": {"id": "b"}}),
-        "b": parse_condition({"not": {"segment": {"id": "a"}}}),
-    })
+    segments = DefinedSegments(
+        {
+            "a": parse_condition({"segment": {"id": "b"}}),
+            "b": parse_condition({"not": {"segment": {"id": "a"}}}),
+        }
+    )
     with pytest.raises(ValidationError, match="cycle"):
-        compile_condition(parse_condition({"segment": {"id": "a"}}), dialect=database.dialect, workspace_id=1,
-                          now=NOW, segments=segments)
+        compile_condition(
+            parse_condition({"segment": {"id": "a"}}),
+            dialect=database.dialect,
+            workspace_id=1,
+            now=NOW,
+            segments=segments,
+        )
     with pytest.raises(ValidationError, match="unknown segment"):
-        compile_condition(parse_condition({"segment": {"id": "zzz"}}), dialect=database.dialect, workspace_id=1,
-                          now=NOW, segments=segments)
+        compile_condition(
+            parse_condition({"segment": {"id": "zzz"}}),
+            dialect=database.dialect,
+            workspace_id=1,
+            now=NOW,
+            segments=segments,
+        )

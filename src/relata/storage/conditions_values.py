@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Engine,
-    BigInteger,
     Float,
     String,
     and_,
@@ -204,8 +204,10 @@ class Sql:
         number = cast(value.text, Float)
         moment = case((number >= MS_THRESHOLD, number), else_=number * 1000.0)
         if value.column:
-            return case((self.numeric_shape(value.text), moment),
-                        (self.iso_shape(value.text), cast(self.iso_millis(value.text), Float)))
+            return case(
+                (self.numeric_shape(value.text), moment),
+                (self.iso_shape(value.text), cast(self.iso_millis(value.text), Float)),
+            )
         return case(
             (value.is_number(), moment),
             (and_(value.is_string(), self.numeric_shape(value.text)), moment),
@@ -232,20 +234,39 @@ class Sql:
         sign = case((func.substr(text, size - 5, 1) == "+", 1), else_=-1)
         offset = (zone_hours * 60 + zone_minutes) * 60000 * sign
         # the fraction's digits: up to three characters after the dot, cut where the zone starts
-        head = func.replace(func.replace(func.replace(func.substr(text, 21, 3), "Z", "|"), "+", "|"), "-", "|")
+        head = func.replace(
+            func.replace(func.replace(func.substr(text, 21, 3), "Z", "|"), "+", "|"), "-", "|"
+        )
         cut = func.strpos(head, "|")
         digits = case((cut > 0, func.substr(head, 1, cut - 1)), else_=head)
         millis = case(
-            (and_(size > 20, func.substr(text, 20, 1) == "."),
-             cast(func.substr(digits.concat("00"), 1, 3), BigInteger)),
+            (
+                and_(size > 20, func.substr(text, 20, 1) == "."),
+                cast(func.substr(digits.concat("00"), 1, 3), BigInteger),
+            ),
             else_=0,
         )
         shifted = year - case((month <= 2, 1), else_=0)
         mp = case((month > 2, month - 3), else_=month + 9)
-        days = shifted * 365 + shifted // 4 - shifted // 100 + shifted // 400 + (153 * mp + 2) // 5 + day - 719469
+        days = (
+            shifted * 365
+            + shifted // 4
+            - shifted // 100
+            + shifted // 400
+            + (153 * mp + 2) // 5
+            + day
+            - 719469
+        )
         total = days * 86400000 + hour * 3600000 + minute * 60000 + second * 1000 + millis - offset
-        valid = and_(month.between(1, 12), day.between(1, 31), hour <= 23, minute <= 59, second <= 59,
-                     zone_hours <= 23, zone_minutes <= 59)
+        valid = and_(
+            month.between(1, 12),
+            day.between(1, 31),
+            hour <= 23,
+            minute <= 59,
+            second <= 59,
+            zone_hours <= 23,
+            zone_minutes <= 59,
+        )
         return case((valid, total))
 
     # --- tests -------------------------------------------------------------------------------------
@@ -333,8 +354,9 @@ def prepare(conn: Connection) -> None:
     engine = conn.engine
     if engine not in _hooked:
         _hooked.add(engine)
-        event.listen(engine, "connect", lambda dbapi_connection, _record: install_sqlite_functions(
-            dbapi_connection))
+        event.listen(
+            engine, "connect", lambda dbapi_connection, _record: install_sqlite_functions(dbapi_connection)
+        )
     install_sqlite_functions(conn.connection.dbapi_connection)
 
 

@@ -67,8 +67,9 @@ def check_attribute(condition: Attribute, value: Any, now: Millis) -> bool:
     operator = condition.operator
     positive = NEGATIONS.get(operator)
     if positive is not None:
-        return not check_attribute(Attribute(condition.field, positive, condition.value,
-                                            condition.case_insensitive), value, now)
+        return not check_attribute(
+            Attribute(condition.field, positive, condition.value, condition.case_insensitive), value, now
+        )
     if operator == "exists":
         return value is not None
     if value is None:
@@ -94,7 +95,9 @@ def check_attribute(condition: Attribute, value: Any, now: Millis) -> bool:
     return check_time(operator, literal, as_time(value), now, value)
 
 
-def check_time(operator: str, literal: Value | None, moment: float | None, now: Millis, raw: Any = None) -> bool:
+def check_time(
+    operator: str, literal: Value | None, moment: float | None, now: Millis, raw: Any = None
+) -> bool:
     """``within``/``older_than``/``before``/``after``/``between`` on a time. ``raw`` is the stored value
     for an attribute's ``between`` (numeric when both bounds are numbers); without it (an event's
     occurrence) ``between`` bounds are always times."""
@@ -111,7 +114,9 @@ def check_time(operator: str, literal: Value | None, moment: float | None, now: 
             return number is not None and low_n <= number <= high_n
         if kind == "time":
             low_t, high_t = as_time(low), as_time(high)
-            return moment is not None and low_t is not None and high_t is not None and low_t <= moment <= high_t
+            return (
+                moment is not None and low_t is not None and high_t is not None and low_t <= moment <= high_t
+            )
         return False
     if moment is None:
         return False
@@ -215,7 +220,8 @@ class _Evaluator:
 
     def event(self, condition: Event, events: Iterable[EventSnapshot]) -> bool:
         matched = [
-            event for event in events
+            event
+            for event in events
             if event.name == condition.name
             and (condition.within is None or self.now - condition.within <= event.timestamp <= self.now)
             and (condition.where is None or self.data(condition.where, event.data))
@@ -233,14 +239,18 @@ class _Evaluator:
     def related(self, condition: Related, from_type: str | None, links: Iterable[LinkSnapshot]) -> bool:
         hop = plan_hop(self.contract, from_type, condition)
         matched = [
-            link for link in links
+            link
+            for link in links
             if link.object.is_type(hop.target)
-            and (condition.relationship_where is None or self.data(condition.relationship_where, link.attributes))
+            and (
+                condition.relationship_where is None
+                or self.data(condition.relationship_where, link.attributes)
+            )
             and (condition.where is None or self.object(condition.where, link.object, hop.target_name))
         ]
-        if condition.count or condition.aggregate is None:
-            if not bounds_hold(condition.count or (Bound("gte", 1),), len(matched)):
-                return False
+        counted = condition.count or condition.aggregate is None
+        if counted and not bounds_hold(condition.count or (Bound("gte", 1),), len(matched)):
+            return False
         aggregate = condition.aggregate
         if aggregate is None:
             return True
@@ -249,11 +259,16 @@ class _Evaluator:
             if aggregate.field is None:
                 result = float(len(matched))
             else:
-                result = float(sum(1 for link in matched if link.object.attributes.get(aggregate.field) is not None))
+                result = float(
+                    sum(1 for link in matched if link.object.attributes.get(aggregate.field) is not None)
+                )
         else:
             assert aggregate.field is not None
-            numbers = [n for n in (as_number(link.object.attributes.get(aggregate.field)) for link in matched)
-                       if n is not None]
+            numbers = [
+                n
+                for n in (as_number(link.object.attributes.get(aggregate.field)) for link in matched)
+                if n is not None
+            ]
             result = _aggregate(aggregate.function, numbers)
         return check_aggregate(aggregate.operator, aggregate.value, result)
 

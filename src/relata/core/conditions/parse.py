@@ -48,7 +48,11 @@ LEAVES: dict[Context, tuple[str, ...]] = {
     "object": ("and", "or", "not", "attribute", "related"),
     "data": ("and", "or", "not", "attribute"),
 }
-_CONTEXT_NAMES = {"person": "a person", "object": "an object", "data": "event data or relationship attributes"}
+_CONTEXT_NAMES = {
+    "person": "a person",
+    "object": "an object",
+    "data": "event data or relationship attributes",
+}
 
 
 def _join(path: str, key: str) -> str:
@@ -58,13 +62,18 @@ def _join(path: str, key: str) -> str:
 def parse_condition(data: object, path: str = "", context: Context = "person") -> Condition:
     """A condition from its JSON/YAML form; ``context`` says which leaves may appear (see ``tree``)."""
     if not isinstance(data, Mapping) or len(data) != 1:
-        raise ValidationError(path, f"a condition is a mapping with exactly one of {', '.join(LEAVES[context])}")
+        raise ValidationError(
+            path, f"a condition is a mapping with exactly one of {', '.join(LEAVES[context])}"
+        )
     ((kind, body),) = data.items()
     if kind not in LEAVES[context]:
         if kind in LEAVES["person"]:
-            raise ValidationError(_join(path, str(kind)), f"is not allowed in a condition on {_CONTEXT_NAMES[context]}")
-        raise ValidationError(_join(path, str(kind)), f"unknown condition {kind!r}; use one of "
-                              f"{', '.join(LEAVES[context])}")
+            raise ValidationError(
+                _join(path, str(kind)), f"is not allowed in a condition on {_CONTEXT_NAMES[context]}"
+            )
+        raise ValidationError(
+            _join(path, str(kind)), f"unknown condition {kind!r}; use one of {', '.join(LEAVES[context])}"
+        )
     here = _join(path, kind)
     if kind in ("and", "or"):
         if not isinstance(body, Sequence) or isinstance(body, str | bytes) or not body:
@@ -208,8 +217,9 @@ def _count(raw: object, path: str) -> tuple[Bound, ...]:
     bounds = []
     for operator, value in raw.items():
         if operator not in COUNT_OPERATORS:
-            raise ValidationError(_join(path, str(operator)), f"unknown operator {operator!r}; use "
-                                  f"{', '.join(COUNT_OPERATORS)}")
+            raise ValidationError(
+                _join(path, str(operator)), f"unknown operator {operator!r}; use {', '.join(COUNT_OPERATORS)}"
+            )
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValidationError(_join(path, str(operator)), "must be a whole number, 0 or more")
         bounds.append(Bound(str(operator), value))
@@ -224,7 +234,9 @@ def _within(body: Mapping[Any, Any], path: str) -> int | None:
 def _event(body: Mapping[Any, Any], path: str) -> Event:
     _only(body, path, ("name", "where", "within", "count", "occurrence", "operator", "value"))
     name = _name(body.get("name"), _join(path, "name"))
-    where = None if body.get("where") is None else parse_condition(body["where"], _join(path, "where"), "data")
+    where = (
+        None if body.get("where") is None else parse_condition(body["where"], _join(path, "where"), "data")
+    )
     within = _within(body, path)
     count = () if body.get("count") is None else _count(body["count"], _join(path, "count"))
     occurrence = body.get("occurrence")
@@ -237,8 +249,9 @@ def _event(body: Mapping[Any, Any], path: str) -> Event:
         raise ValidationError(_join(path, "occurrence"), 'must be "first" or "last"')
     for key in ("within", "count"):
         if key in body:
-            raise ValidationError(_join(path, key), "cannot be combined with occurrence; test the time with "
-                                  "operator and value")
+            raise ValidationError(
+                _join(path, key), "cannot be combined with occurrence; test the time with operator and value"
+            )
     operator = _operator(body, path, OCCURRENCE_OPERATORS)
     return Event(name, where, None, (), occurrence, operator, _operand(operator, body, path))
 
@@ -249,12 +262,16 @@ def _related(body: Mapping[Any, Any], path: str) -> Related:
     via = None if body.get("via") is None else _name(body["via"], _join(path, "via"))
     if type_ is None and via is None:
         raise ValidationError(_join(path, "type"), "a related condition needs a type or via")
-    where = None if body.get("where") is None else parse_condition(body["where"], _join(path, "where"), "object")
+    where = (
+        None if body.get("where") is None else parse_condition(body["where"], _join(path, "where"), "object")
+    )
     rel_where = None
     if body.get("relationship_where") is not None:
         rel_where = parse_condition(body["relationship_where"], _join(path, "relationship_where"), "data")
     count = () if body.get("count") is None else _count(body["count"], _join(path, "count"))
-    aggregate = None if body.get("aggregate") is None else _aggregate(body["aggregate"], _join(path, "aggregate"))
+    aggregate = (
+        None if body.get("aggregate") is None else _aggregate(body["aggregate"], _join(path, "aggregate"))
+    )
     return Related(type_, via, where, rel_where, count, aggregate)
 
 

@@ -57,8 +57,9 @@ def plan_hop(contract: Contract, from_type: str | None, related: Related) -> Hop
             spec, forward = found
             other = spec.to_type if forward else spec.from_type
             if other == PERSON:
-                raise ValidationError("via", f"{related.via!r} leads to people; conditions follow links to "
-                                      "objects only")
+                raise ValidationError(
+                    "via", f"{related.via!r} leads to people; conditions follow links to objects only"
+                )
             match = related.type if related.type is not None else other
             if source == PERSON:
                 return Hop("person", match, other)
@@ -105,14 +106,18 @@ class _Validator:
         elif isinstance(condition, Not):
             self.person(condition.item, _join(path, "not"), trigger_type)
         elif isinstance(condition, Attribute):
-            self.attribute(condition, _join(path, "attribute"), self.contract.person_attributes, "person",
-                           PERSON_FIELDS)
+            self.attribute(
+                condition, _join(path, "attribute"), self.contract.person_attributes, "person", PERSON_FIELDS
+            )
         elif isinstance(condition, Related):
             self.related(condition, _join(path, "related"), PERSON)
         elif isinstance(condition, TriggerObject):
             here = _join(path, "trigger_object")
-            if trigger_type is not None and _declares(self.contract) and \
-                    self.contract.type_spec(trigger_type) is None:
+            if (
+                trigger_type is not None
+                and _declares(self.contract)
+                and self.contract.type_spec(trigger_type) is None
+            ):
                 raise ValidationError(here, f"unknown object type {trigger_type!r}")
             self.object(condition.condition, here, type_name(self.contract, trigger_type))
         else:
@@ -127,8 +132,13 @@ class _Validator:
             self.object(condition.item, _join(path, "not"), type_)
         elif isinstance(condition, Attribute):
             spec = self.contract.object_types.get(type_) if type_ is not None else None
-            self.attribute(condition, _join(path, "attribute"), spec.attributes if spec else {}, type_ or "object",
-                           OBJECT_FIELDS)
+            self.attribute(
+                condition,
+                _join(path, "attribute"),
+                spec.attributes if spec else {},
+                type_ or "object",
+                OBJECT_FIELDS,
+            )
         elif isinstance(condition, Related):
             self.related(condition, _join(path, "related"), type_)
 
@@ -143,37 +153,64 @@ class _Validator:
             self.attribute(condition, _join(path, "attribute"), specs, owner, ())
 
     def attribute(
-        self, condition: Attribute, path: str, specs: Mapping[str, AttributeSpec], owner: str,
+        self,
+        condition: Attribute,
+        path: str,
+        specs: Mapping[str, AttributeSpec],
+        owner: str,
         builtin: tuple[str, ...],
     ) -> None:
         if specs and condition.field not in specs and condition.field not in builtin:
-            raise ValidationError(_join(path, "field"), f"unknown attribute {condition.field!r} of {owner}; "
-                                  f"the data contract declares {', '.join(sorted(specs))}")
+            raise ValidationError(
+                _join(path, "field"),
+                f"unknown attribute {condition.field!r} of {owner}; "
+                f"the data contract declares {', '.join(sorted(specs))}",
+            )
 
     def related(self, condition: Related, path: str, from_type: str | None) -> None:
         contract = self.contract
-        if contract.object_types and condition.type is not None and contract.type_spec(condition.type) is None:
+        if (
+            contract.object_types
+            and condition.type is not None
+            and contract.type_spec(condition.type) is None
+        ):
             raise ValidationError(_join(path, "type"), f"unknown object type {condition.type!r}")
         if contract.relationships and condition.via is not None and from_type is not None:
             source = PERSON if from_type == PERSON else type_name(contract, from_type)
-            if source is not None and contract.relationship_named(source, condition.via) is None \
-                    and contract.type_spec(condition.via) is None:
-                raise ValidationError(_join(path, "via"), f"{source} has no relationship named {condition.via!r}")
+            if (
+                source is not None
+                and contract.relationship_named(source, condition.via) is None
+                and contract.type_spec(condition.via) is None
+            ):
+                raise ValidationError(
+                    _join(path, "via"), f"{source} has no relationship named {condition.via!r}"
+                )
         try:
             hop = plan_hop(contract, from_type, condition)
         except ValidationError as error:
             raise ValidationError(_join(path, error.path), error.message) from None
         target = type_name(contract, hop.target_name)
-        if condition.via is not None and condition.type is not None and hop.target_name is not None \
-                and type_name(contract, condition.type) != target:
-            raise ValidationError(_join(path, "type"), f"relationship {condition.via!r} leads to "
-                                  f"{hop.target_name!r}, not {condition.type!r}")
+        if (
+            condition.via is not None
+            and condition.type is not None
+            and hop.target_name is not None
+            and type_name(contract, condition.type) != target
+        ):
+            raise ValidationError(
+                _join(path, "type"),
+                f"relationship {condition.via!r} leads to {hop.target_name!r}, not {condition.type!r}",
+            )
         if contract.relationships and from_type is not None and target is not None and condition.via is None:
             source = PERSON if from_type == PERSON else type_name(contract, from_type)
-            if source is not None and contract.relationship(source, target) is None and \
-                    contract.relationship(target, source) is None:
-                raise ValidationError(_join(path, "type"), f"the data contract has no relationship between "
-                                      f"{source} and {target}")
+            if (
+                source is not None
+                and contract.relationship(source, target) is None
+                and contract.relationship(target, source) is None
+            ):
+                raise ValidationError(
+                    _join(path, "type"),
+                    f"the data contract has no relationship between {source} and {target}",
+                )
         if condition.where is not None:
             self.object(condition.where, _join(path, "where"), target)
         rel_specs: Mapping[str, AttributeSpec] = {}
@@ -183,11 +220,16 @@ class _Validator:
             if spec is not None:
                 rel_specs = spec.attributes
         if condition.relationship_where is not None:
-            self.data(condition.relationship_where, _join(path, "relationship_where"), rel_specs,
-                      f"relationship {source} → {target}")
+            self.data(
+                condition.relationship_where,
+                _join(path, "relationship_where"),
+                rel_specs,
+                f"relationship {source} → {target}",
+            )
         aggregate = condition.aggregate
         if aggregate is not None and aggregate.field is not None and target is not None:
             spec_type = contract.object_types.get(target)
             if spec_type is not None and spec_type.attributes and aggregate.field not in spec_type.attributes:
-                raise ValidationError(_join(path, "aggregate.field"), f"unknown attribute {aggregate.field!r} "
-                                      f"of {target}")
+                raise ValidationError(
+                    _join(path, "aggregate.field"), f"unknown attribute {aggregate.field!r} of {target}"
+                )

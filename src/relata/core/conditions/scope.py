@@ -108,8 +108,9 @@ def resolve(condition: Condition, scope: Scope) -> Condition:
         aggregate = condition.aggregate
         if aggregate is not None:
             value = _value(aggregate.value, scope)
-            aggregate = Aggregate(aggregate.function, aggregate.field, aggregate.operator,
-                                  MISSING if value is None else value)
+            aggregate = Aggregate(
+                aggregate.function, aggregate.field, aggregate.operator, MISSING if value is None else value
+            )
         return replace(
             condition,
             where=_maybe(condition.where, scope),

@@ -39,7 +39,9 @@ def is_number(value: Any) -> bool:
 
 
 def is_numeric_string(value: Any) -> bool:
-    return isinstance(value, str) and len(value) <= NUMERIC_MAX_LENGTH and NUMERIC.fullmatch(value) is not None
+    return (
+        isinstance(value, str) and len(value) <= NUMERIC_MAX_LENGTH and NUMERIC.fullmatch(value) is not None
+    )
 
 
 def as_number(value: Any) -> float | None:
@@ -84,7 +86,11 @@ def iso_millis(text: str) -> int | None:
     millis = int((fraction + "00")[:3])
     return (
         days_from_civil(year, month, day) * 86_400_000
-        + hour * 3_600_000 + minute * 60_000 + second * 1000 + millis - offset
+        + hour * 3_600_000
+        + minute * 60_000
+        + second * 1000
+        + millis
+        - offset
     )
 
 
@@ -170,8 +176,12 @@ def between_kind(low: Any, high: Any) -> OrderKind | None:
     """``between`` compares numerically when both bounds are numbers, as times when both are ISO times."""
     if as_number(low) is not None and as_number(high) is not None:
         return "number"
-    if isinstance(low, str) and isinstance(high, str) and iso_millis(low) is not None \
-            and iso_millis(high) is not None:
+    if (
+        isinstance(low, str)
+        and isinstance(high, str)
+        and iso_millis(low) is not None
+        and iso_millis(high) is not None
+    ):
         return "time"
     return None
 
