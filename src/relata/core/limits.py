@@ -24,6 +24,8 @@ class Limits:
     batch_operation_bytes: int = 32_000
 
     def check_identifier(self, value: str, path: str) -> None:
+        if "\x00" in value:
+            raise ValidationError(path, "must not contain NUL characters")
         if len(value.encode()) > self.identifier_bytes:
             raise ValidationError(path, f"is longer than {self.identifier_bytes} bytes", "too_large")
 
@@ -32,7 +34,10 @@ class Limits:
             raise ValidationError(path, f"is longer than {self.event_name_bytes} bytes", "too_large")
 
     def check_event_data(self, data: Mapping[str, object], path: str) -> None:
-        if len(orjson.dumps(data)) > self.event_data_bytes:
+        encoded = orjson.dumps(data)
+        if b"\\u0000" in encoded:
+            raise ValidationError(_nul_path(data, path), "must not contain NUL characters")
+        if len(encoded) > self.event_data_bytes:
             raise ValidationError(path, f"is larger than {self.event_data_bytes} bytes", "too_large")
 
     def check_attributes(self, attributes: Mapping[str, object], path: str) -> None:
@@ -49,7 +54,12 @@ class Limits:
                     f"name is longer than {self.attribute_name_bytes} bytes",
                     "too_large",
                 )
-            size = len(value.encode()) if isinstance(value, str) else len(orjson.dumps(value))
+            if "\x00" in name:
+                raise ValidationError(path, "attribute names must not contain NUL characters")
+            encoded = value.encode() if isinstance(value, str) else orjson.dumps(value)
+            if b"\x00" in encoded or b"\\u0000" in encoded:
+                raise ValidationError(_nul_path(value, f"{path}.{name}"), "must not contain NUL characters")
+            size = len(encoded)
             if size > self.attribute_value_bytes:
                 raise ValidationError(
                     f"{path}.{name}", f"value is larger than {self.attribute_value_bytes} bytes", "too_large"
@@ -63,3 +73,26 @@ class Limits:
             raise ValidationError(
                 path, f"would give more than {self.attributes_per_entity} attributes", "too_large"
             )
+
+
+def _nul_path(value: object, path: str) -> str:
+    """Where in ``value`` a NUL character is (PostgreSQL cannot store one in text or JSONB)."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if _has_nul(key) or _has_nul(item):
+                return _nul_path(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if _has_nul(item):
+                return _nul_path(item, f"{path}[{index}]")
+    return path
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
