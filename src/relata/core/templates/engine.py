@@ -12,6 +12,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -22,7 +23,7 @@ from liquid.token import TOKEN_EXPRESSION, TOKEN_OUTPUT, TOKEN_TAG
 from relata.core.templates.context import MessageContext, build_variables
 from relata.core.templates.filters import FILTERS
 from relata.core.templates.graph import GraphLimitError, LazyEntity, LazyGraph, RelatedList
-from relata.core.templates.html import html_to_text, inline_css, insert_preheader
+from relata.core.templates.html import html_to_text, inline_css, inline_css_source, insert_preheader
 from relata.core.templates.model import (
     Aborted,
     EmailTemplate,
@@ -182,8 +183,22 @@ def is_empty(value: Any) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Trace:
+    """A render with what it used: the Liquid variables (entities with the relationships the render
+    loaded) and the number of graph reads."""
+
+    outcome: Outcome
+    variables: Mapping[str, Any]
+    graph_reads: int
+
+
 class TemplateEngine:
-    """Parses (with a cache), renders and lints templates under one set of sandbox limits."""
+    """Parses (with a cache), prepares, renders and lints templates under one set of sandbox limits.
+
+    An email template is *prepared* once (its CSS inlined into the template's own tags, see
+    ``html.inline_css_source``) and the prepared form is kept, so a message's render does not inline.
+    """
 
     def __init__(
         self,
@@ -198,6 +213,23 @@ class TemplateEngine:
         self.clock = clock
         self._cache: dict[str, BoundTemplate | LiquidError] = {}
         self._cache_size = cache_size
+        self._prepared: dict[EmailTemplate, EmailTemplate] = {}
+
+    # -- preparing -------------------------------------------------------------------------------
+
+    def prepare(self, template: Template) -> Template:
+        """The template ready to render many times: an email's CSS inlined into its source when that
+        gives the same result as inlining each message (else inlining stays per message)."""
+        if not isinstance(template, EmailTemplate) or not template.inline_css:
+            return template
+        found = self._prepared.get(template)
+        if found is None:
+            inlined = inline_css_source(template.html)
+            found = template if inlined is None else replace(template, html=inlined, inline_css=False)
+            if len(self._prepared) >= self._cache_size:
+                self._prepared.pop(next(iter(self._prepared)))
+            self._prepared[template] = found
+        return found
 
     # -- parsing ---------------------------------------------------------------------------------
 
@@ -220,21 +252,28 @@ class TemplateEngine:
 
     def render(self, template: Template, context: MessageContext) -> Outcome:
         """Render every field of ``template``; see the module docstring for the outcomes."""
+        return self.trace(template, context).outcome
+
+    def trace(self, template: Template, context: MessageContext) -> Trace:
+        """``render`` that also returns the variables it used (previews show them)."""
+        if isinstance(template, EmailTemplate) and template.inline_css:
+            template = self.prepare(template)
         budget = Budget(self.limits.render_seconds, self.clock)
         graph = LazyGraph(
             context.graph, context.contract, entity_limit=self.limits.related_entities, check=budget.check
         )
         state = RenderState(budget, context.timezone, context.now, context.links)
+        variables: dict[str, Any] = {}
         try:
             variables = build_variables(context, graph)
             self._check_required(template.required, variables)
             run = _Run(self, variables, state)
             content = _render_channel(template, run)
         except _Stop as stop:
-            return stop.outcome
+            return Trace(stop.outcome, variables, graph.reads)
         except (RenderLimitError, GraphLimitError) as exc:
-            return Aborted("render_limit", str(exc))
-        return Rendered(content, graph.reads)
+            return Trace(Aborted("render_limit", str(exc)), variables, graph.reads)
+        return Trace(Rendered(content, graph.reads), variables, graph.reads)
 
     def render_text(self, source: str, context: MessageContext) -> str | Aborted:
         """One Liquid string rendered with ``context`` (previews, ad-hoc fields)."""

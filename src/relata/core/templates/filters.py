@@ -102,10 +102,20 @@ def money(value: object, currency: object = None) -> str:
     """``{{ cart.cart_total | money: cart.currency }}``; without a currency, USD."""
     if _blank(value) or value == "":
         return ""
+    code = "USD" if _blank(currency) or currency == "" else str(currency)
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        return _money(value, code)  # prices repeat: formatted once per (amount, currency)
     amount = to_decimal(value)
     if amount is None:
         raise FilterArgumentError(f"money expects a number, found {value!r}", token=None)
-    code = "USD" if _blank(currency) or currency == "" else str(currency)
+    return format_money(amount, code)
+
+
+@lru_cache(maxsize=8192, typed=True)
+def _money(value: int | float | str, code: str) -> str:
+    amount = to_decimal(value)
+    if amount is None:
+        raise FilterArgumentError(f"money expects a number, found {value!r}", token=None)
     return format_money(amount, code)
 
 
@@ -183,9 +193,14 @@ def url_param(url: object, name: object, value: object = "") -> str:
         return ""
     if _blank(name) or name == "":
         return str(url)
-    parts = urlsplit(str(url))
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != str(name)]
-    query.append((str(name), "" if _blank(value) else str(value)))
+    return _url_param(str(url), str(name), "" if _blank(value) else str(value))
+
+
+@lru_cache(maxsize=8192)
+def _url_param(url: str, name: str, value: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    query.append((name, value))
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 

@@ -12,7 +12,7 @@ contract, or, without one, the related type's name) and keeps what was loaded fo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -171,12 +171,18 @@ class LazyGraph:
         return entity.related[name]
 
 
-class LazyEntity(Mapping[str, Any]):
-    """A person or object in the render context; unknown keys are looked up as relationships."""
+class LazyEntity(dict[str, Any]):
+    """A person or object in the render context; unknown keys are looked up as relationships.
+
+    A ``dict`` of the entity's attributes and fields (fields win), so Liquid reads them at C speed;
+    a key that is neither (``cart.items``) reaches ``__missing__``, which loads the relationship.
+    """
 
     __slots__ = ("cohort", "entity", "graph", "related")
 
     def __init__(self, entity: GraphEntity, graph: LazyGraph, cohort: list[LazyEntity]) -> None:
+        dict.__init__(self, entity.attributes)
+        self.update(entity.fields)
         self.entity = entity
         self.graph = graph
         self.cohort = cohort
@@ -186,37 +192,28 @@ class LazyEntity(Mapping[str, Any]):
     def ref(self) -> EntityRef:
         return self.entity.ref
 
-    def __getitem__(self, key: object) -> Any:
+    def __missing__(self, key: object) -> Any:
         if not isinstance(key, str):
             raise KeyError(key)
-        entity = self.entity
-        if key in entity.fields:
-            return entity.fields[key]
-        if key in entity.attributes:
-            return entity.attributes[key]
-        if key == "relationship" and entity.link is not None:
-            return entity.link
+        if key == "relationship" and self.entity.link is not None:
+            return self.entity.link
         related = self.related.get(key)
         if related is not None:
             return related
         return self.graph.load(self, key)
 
-    def __contains__(self, key: object) -> bool:
-        return key in self.entity.fields or key in self.entity.attributes
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self.entity.fields
-        yield from (k for k in self.entity.attributes if k not in self.entity.fields)
-
-    def __len__(self) -> int:
-        return len(set(self.entity.fields) | set(self.entity.attributes))
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
     def __repr__(self) -> str:
         return f"LazyEntity({self.entity.ref.type_name}:{self.entity.ref.key})"
 
     def to_dict(self) -> dict[str, Any]:
         """Fields and attributes (not relationships): what ``| json`` shows of an entity."""
-        return {**self.entity.attributes, **self.entity.fields}
+        return dict(self)
 
 
 class RelatedList(list[LazyEntity]):
