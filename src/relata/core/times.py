@@ -13,6 +13,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 # Unix seconds above this are taken to be milliseconds (year 5138 in seconds).
 _MS_THRESHOLD = 100_000_000_000
+# 9999-12-31T23:59:59Z: the last instant every store and datetime can hold.
+MAX_MILLIS = 253_402_300_799_000
 
 
 def to_millis(dt: datetime) -> Millis:
@@ -35,18 +37,27 @@ def to_iso(ms: Millis) -> str:
 
 def parse_timestamp(value: object, path: str) -> Millis:
     """Unix seconds (int/float, or milliseconds when implausibly large) or ISO-8601 -> milliseconds."""
+    ms = _parse_timestamp(value, path)
+    if ms > MAX_MILLIS:
+        raise ValidationError(path, "must be before the year 10000")
+    return ms
+
+
+def _parse_timestamp(value: object, path: str) -> Millis:
     if isinstance(value, bool):
         raise ValidationError(path, "must be a unix timestamp or an ISO-8601 date-time")
     if isinstance(value, int | float):
-        if value < 0:
-            raise ValidationError(path, "must not be negative")
+        if value < 0 or value != value:  # negative or NaN
+            raise ValidationError(path, "must be a non-negative number")
+        if value == float("inf"):
+            raise ValidationError(path, "must be before the year 10000")
         if value >= _MS_THRESHOLD:
             return int(value)
         return int(value * 1000)
     if isinstance(value, str):
         text = value.strip()
         if re.fullmatch(r"\d+(\.\d+)?", text):
-            return parse_timestamp(float(text) if "." in text else int(text), path)
+            return _parse_timestamp(float(text) if "." in text else int(text), path)
         try:
             dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
