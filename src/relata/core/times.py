@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -47,7 +48,7 @@ def _parse_timestamp(value: object, path: str) -> Millis:
     if isinstance(value, bool):
         raise ValidationError(path, "must be a unix timestamp or an ISO-8601 date-time")
     if isinstance(value, int | float):
-        if value < 0 or value != value:  # negative or NaN
+        if value < 0 or math.isnan(value):
             raise ValidationError(path, "must be a non-negative number")
         if value == float("inf"):
             raise ValidationError(path, "must be before the year 10000")
