@@ -68,3 +68,13 @@ def test_all_orders_of_three_conflicting_writes_agree() -> None:
     ops = [({"a": 1}, 7), ({"a": 2}, 7), ({"a": None}, 7)]
     results = {repr(apply_all(list(p)).values) for p in itertools.permutations(ops)}
     assert len(results) == 1
+
+
+def test_writes_stamped_on_arrival_keep_the_later_one_on_a_tie() -> None:
+    state, _ = AttributeState().merge({"status": "converted"}, 10, arrival=True)
+    state, diff = state.merge({"status": "active"}, 10, arrival=True)
+    assert state.values == {"status": "active"}
+    assert diff == {"status": ("converted", "active")}
+    # a sender's own older timestamp still loses
+    state, diff = state.merge({"status": "abandoned"}, 9)
+    assert diff == {}

@@ -2,8 +2,12 @@
 
 Each attribute is a last-writer-wins register keyed by the timestamp of the write that set it. A write
 merges its attributes into the stored ones; ``null`` or ``""`` removes an attribute, leaving a
-tombstone stamp so that an older write arriving later cannot bring it back. Equal timestamps are broken
-by the canonical JSON of the value, so applying any permutation of the same writes yields the same state.
+tombstone stamp so that an older write arriving later cannot bring it back.
+
+Equal stamps: a write that carries its own timestamp is ordered by the canonical JSON of its value, so
+applying any permutation of the same timestamped writes yields the same state. A write stamped with the
+time it was received (``arrival=True``) is ordered by arrival instead: it wins a tie, so two updates in
+one request (or one millisecond) keep the later one.
 """
 
 from __future__ import annotations
@@ -35,8 +39,13 @@ class AttributeState:
     values: Mapping[str, JSON] = field(default_factory=dict)
     stamps: Mapping[str, Millis] = field(default_factory=dict)
 
-    def merge(self, writes: Mapping[str, JSON], stamp: Millis) -> tuple[AttributeState, Diff]:
-        """Apply one write. Returns the new state and the visible changes as ``{name: (from, to)}``."""
+    def merge(
+        self, writes: Mapping[str, JSON], stamp: Millis, *, arrival: bool = False
+    ) -> tuple[AttributeState, Diff]:
+        """Apply one write. Returns the new state and the visible changes as ``{name: (from, to)}``.
+
+        ``arrival``: the stamp is the time of receipt, not a timestamp the sender gave (wins ties).
+        """
         values: dict[str, JSON] | None = None
         stamps: dict[str, Millis] | None = None
         diff: Diff = {}
@@ -45,7 +54,7 @@ class AttributeState:
             if current_stamp is not None:
                 if stamp < current_stamp:
                     continue
-                if stamp == current_stamp and _rank(value) <= _rank(self.values.get(name)):
+                if stamp == current_stamp and not arrival and _rank(value) <= _rank(self.values.get(name)):
                     continue
             if values is None or stamps is None:
                 values, stamps = dict(self.values), dict(self.stamps)
