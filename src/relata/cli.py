@@ -10,7 +10,9 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from relata.cli_contract import contract_app
 from relata.core.errors import NotFound, ValidationError
+from relata.jobs.worker import Worker
 from relata.services.container import Services
 from relata.settings import Settings
 from relata.storage.workspaces import Credentials
@@ -18,6 +20,7 @@ from relata.storage.workspaces import Credentials
 app = typer.Typer(help="Relata: lifecycle messaging on objects and relationships.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Workspaces and their API keys.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
+app.add_typer(contract_app, name="contract")
 console = Console()
 
 DatabaseOption = Annotated[
@@ -66,6 +69,9 @@ def serve(
     ssl_certfile: Annotated[str | None, typer.Option("--ssl-certfile", envvar="RELATA_SSL_CERTFILE")] = None,
     ssl_keyfile: Annotated[str | None, typer.Option("--ssl-keyfile", envvar="RELATA_SSL_KEYFILE")] = None,
     workers: Annotated[int, typer.Option(help="API processes (use with PostgreSQL)")] = 1,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Serve the APIs only; run `relata worker` elsewhere")
+    ] = False,
 ) -> None:
     """Run Relata; creates and migrates the database, and on first start a workspace with its keys."""
     settings = _settings(
@@ -75,6 +81,8 @@ def serve(
 
     runtime = build(settings)
     created = runtime.services.workspaces.ensure_default(settings.workspace_name)
+    if not no_worker:
+        _worker(runtime.services).start()
     if created is not None:
         console.print("[bold]First start:[/bold] created a workspace. Keep these keys:")
         _print_credentials(created, as_json=False)
@@ -103,6 +111,23 @@ def serve(
         ssl_keyfile=settings.ssl_keyfile,
         log_level="warning",
     )
+
+
+def _worker(services: Services) -> Worker:
+    from relata.jobs.tasks import all_tasks
+
+    return Worker(all_tasks(services))
+
+
+@app.command()
+def worker(database_url: DatabaseOption = None) -> None:
+    """Run the background tasks (contract expiry, segment membership) in the foreground."""
+    services = _services(database_url)
+    console.print(f"Relata worker running (database: {_settings(database_url).masked()['database_url']})")
+    try:
+        _worker(services).run_forever()
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command()

@@ -85,7 +85,7 @@ def _sqlite_missing(database_url: str | None) -> Path | None:
 
 
 def _admin(found: Services) -> ContractAdmin:
-    return ContractAdmin(found.db, found.clock, found.contracts, found.ingest)
+    return found.contract_admin
 
 
 def _describe(contract: Contract) -> str:

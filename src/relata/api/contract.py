@@ -26,7 +26,7 @@ AppWorkspace = Annotated[Workspace, Depends(app_workspace)]
 
 def admin(request: Request) -> ContractAdmin:
     found = services(request)
-    return ContractAdmin(found.db, found.clock, found.contracts, found.ingest)
+    return found.contract_admin
 
 
 async def read_document(request: Request) -> Mapping[str, Any]:

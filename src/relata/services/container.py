@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from relata.core.clock import Clock
 from relata.core.limits import Limits
+from relata.services.contract_admin import ContractAdmin
 from relata.services.contracts import ContractCache
 from relata.services.history import History
 from relata.services.ingest import Ingest
@@ -23,18 +24,21 @@ class Services:
     ingest: Ingest
     workspaces: Workspaces
     reads: Reads
+    contract_admin: ContractAdmin
     history: History
 
     @classmethod
     def create(cls, db: Database, clock: Clock, limits: Limits) -> Services:
         contracts = ContractCache()
+        ingest = Ingest(db, clock, limits, contracts)
         return cls(
             db=db,
             clock=clock,
             limits=limits,
             contracts=contracts,
-            ingest=Ingest(db, clock, limits, contracts),
+            ingest=ingest,
             workspaces=Workspaces(db, clock),
             reads=Reads(db, contracts),
+            contract_admin=ContractAdmin(db, clock, contracts, ingest),
             history=History(db),
         )
