@@ -14,12 +14,12 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import ORJSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from relata.api.auth import app_workspace, services
 from relata.api.body import read_json, require_object
 from relata.api.errors import error_response
+from relata.api.responses import JSONResponse
 from relata.core.errors import ValidationError
 from relata.core.identity import ObjectRef, object_ref_from_identifiers, person_ref_from_identifiers
 from relata.core.model import Workspace
@@ -83,13 +83,13 @@ def snippet_json(snippet: StoredSnippet) -> Json:
     }
 
 
-def saved_response(result: SaveResult) -> ORJSONResponse:
+def saved_response(result: SaveResult) -> JSONResponse:
     body = {
         "template": template_json(result.template),
         "changed": result.changed,
         "warnings": findings_json(result.warnings),
     }
-    return ORJSONResponse(body, status_code=201 if result.created else 200)
+    return JSONResponse(body, status_code=201 if result.created else 200)
 
 
 def preview_json(preview: Preview) -> Json:
@@ -277,7 +277,7 @@ async def put_snippet(request: Request, workspace: Caller, name: str) -> Respons
     body = await _body(request)
     service = templates_service(request)
     snippet, changed = await run_in_threadpool(lambda: service.save_snippet(workspace.id, body, name=name))
-    return ORJSONResponse(
+    return JSONResponse(
         {"snippet": snippet_json(snippet), "changed": changed},
         status_code=201 if changed and snippet.version == 1 else 200,
     )

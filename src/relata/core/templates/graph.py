@@ -93,6 +93,11 @@ def resolve_hop(
         if named is not None:
             spec, forward = named
             return Hop(name, spec.to_type if forward else spec.from_type, "forward" if forward else "inverse")
+        declared = contract.person_attributes if from_type == PERSON else None
+        if declared is None and from_type in contract.object_types:
+            declared = contract.object_types[from_type].attributes
+        if declared is not None and name in declared:
+            return None  # a declared attribute that this entity lacks is missing, not a relationship
     if name == PERSON:
         return None if from_type == PERSON else Hop(name, PERSON, "inverse")
     types = known_types | frozenset(contract.object_types) if contract is not None else known_types
