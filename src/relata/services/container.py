@@ -11,6 +11,8 @@ from relata.services.contracts import ContractCache
 from relata.services.history import History
 from relata.services.ingest import Ingest
 from relata.services.reads import Reads
+from relata.services.segments import Segments
+from relata.services.templates import Templates
 from relata.services.workspaces import Workspaces
 from relata.storage.database import Database
 
@@ -26,6 +28,8 @@ class Services:
     reads: Reads
     contract_admin: ContractAdmin
     history: History
+    templates: Templates
+    segments: Segments
 
     @classmethod
     def create(cls, db: Database, clock: Clock, limits: Limits) -> Services:
@@ -41,4 +45,6 @@ class Services:
             reads=Reads(db, contracts),
             contract_admin=ContractAdmin(db, clock, contracts, ingest),
             history=History(db),
+            templates=Templates(db, clock, contracts),
+            segments=Segments(db, clock, contracts, ingest),
         )
