@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from relata.cli_contract import contract_app
+from relata.cli_template import template_app
 from relata.core.errors import NotFound, ValidationError
 from relata.jobs.worker import Worker
 from relata.services.container import Services
@@ -21,6 +22,7 @@ app = typer.Typer(help="Relata: lifecycle messaging on objects and relationships
 workspace_app = typer.Typer(help="Workspaces and their API keys.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(contract_app, name="contract")
+app.add_typer(template_app, name="template")
 console = Console()
 
 DatabaseOption = Annotated[

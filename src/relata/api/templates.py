@@ -36,14 +36,7 @@ Json = dict[str, Any]
 
 
 def templates_service(request: Request) -> Templates:
-    """One ``Templates`` per application (it caches engines and prepared templates)."""
-    state = request.app.state
-    found: Templates | None = getattr(state, "templates_service", None)
-    if found is None:
-        container = services(request)
-        found = Templates(container.db, container.clock, container.contracts)
-        state.templates_service = found
-    return found
+    return services(request).templates
 
 
 # --- serialising ----------------------------------------------------------------------------------
