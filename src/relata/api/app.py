@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from relata.api import contract, errors, pipelines, reads, templates, track_v1, track_v2
+from relata.api import contract, errors, pipelines, reads, segments, templates, track_v1, track_v2
 from relata.api.responses import JSONResponse
 from relata.services.container import Services
 
@@ -23,6 +23,6 @@ def create_app(services: Services) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (track_v1, track_v2, pipelines, reads, contract, templates):
+    for module in (track_v1, track_v2, pipelines, reads, contract, templates, segments):
         app.include_router(module.router)
     return app

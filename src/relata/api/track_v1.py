@@ -28,6 +28,7 @@ from relata.core.errors import ValidationError
 from relata.core.identity import PersonRef
 from relata.core.model import Workspace
 from relata.core.operations import DeleteDevice, DeletePerson, Operation, SuppressPerson, UnsuppressPerson
+from relata.services.segments import refs_from_ids
 
 _SLASH = "\x00"  # stands for an encoded "/" inside one segment while the route matches
 
@@ -154,3 +155,27 @@ async def track_anonymous(request: Request, workspace: Caller) -> dict[str, Any]
 async def merge_customers(request: Request, workspace: Caller) -> dict[str, Any]:
     body = await _body(request, required=True)
     return await _apply(request, workspace, [parse.merge(body, services(request).limits)])
+
+
+async def _segment_members(
+    request: Request, workspace: Workspace, segment_id: str, *, add: bool
+) -> dict[str, Any]:
+    """Customer.io's manual-segment calls: ``{"ids": [...]}`` with ``?id_type=id|email|cio_id``."""
+    body = await _body(request, required=True)
+    refs = refs_from_ids(body.get("ids"), request.query_params.get("id_type", "id"))
+    segments = services(request).segments
+    if add:
+        await run_in_threadpool(segments.add_members, workspace.id, segment_id, refs, "track")
+    else:
+        await run_in_threadpool(segments.remove_members, workspace.id, segment_id, refs, "track")
+    return OK
+
+
+@router.post("/segments/{segment_id}/add_customers", summary="Add people to a manual segment")
+async def add_to_segment(segment_id: str, request: Request, workspace: Caller) -> dict[str, Any]:
+    return await _segment_members(request, workspace, segment_id, add=True)
+
+
+@router.post("/segments/{segment_id}/remove_customers", summary="Remove people from a manual segment")
+async def remove_from_segment(segment_id: str, request: Request, workspace: Caller) -> dict[str, Any]:
+    return await _segment_members(request, workspace, segment_id, add=False)

@@ -391,3 +391,22 @@ def _cycle(graph: Mapping[str, set[str]], start: str) -> list[str] | None:
         return None
 
     return walk(start, [start])
+
+
+def refs_from_ids(ids: Any, id_type: str, limit_check: Any = None) -> list[PersonRef]:
+    """``{"ids": [...]}`` of Customer.io's manual-segment calls, all of one ``id_type``."""
+    if id_type not in ("id", "email", "cio_id"):
+        raise ValidationError("id_type", "must be id, email or cio_id")
+    if not isinstance(ids, list) or not ids:
+        raise ValidationError("ids", "must be a non-empty list of identifiers")
+    refs = []
+    for index, value in enumerate(ids):
+        if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+            raise ValidationError(f"ids[{index}]", f"must be a non-empty string ({id_type})")
+        text = str(value).strip()
+        if "\x00" in text or len(text.encode()) > 300:
+            raise ValidationError(f"ids[{index}]", "must be at most 300 bytes, without NUL characters")
+        if id_type == "cio_id" and text.startswith("cio_"):
+            text = text[4:]
+        refs.append(PersonRef(id_type, text))  # type: ignore[arg-type]
+    return refs
