@@ -8,6 +8,7 @@ Set ``RELATA_TEST_STORES=sqlite`` to run only SQLite.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import threading
 import time
@@ -40,39 +41,71 @@ def _server_url(name: str) -> str:
     return f"{base}/{name}"
 
 
-def create_postgres_database() -> str:
-    """A new empty PostgreSQL database; returns its URL."""
+def _admin() -> Any:
+    return null_pool_engine(POSTGRES_ADMIN).execution_options(isolation_level="AUTOCOMMIT")
+
+
+def create_postgres_database(template: str | None = None) -> str:
+    """A new PostgreSQL database (a copy of ``template`` when given, else empty); returns its URL."""
     name = f"relata_test_{uuid.uuid4().hex[:12]}"
-    admin = null_pool_engine(POSTGRES_ADMIN).execution_options(isolation_level="AUTOCOMMIT")
+    admin = _admin()
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     admin.dispose()
     return _server_url(name)
 
 
 def drop_postgres_database(url: str) -> None:
     name = url.rsplit("/", 1)[1]
-    admin = null_pool_engine(POSTGRES_ADMIN).execution_options(isolation_level="AUTOCOMMIT")
+    admin = _admin()
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of a fresh, migrated database of the store named by the test's parameter."""
-    store = getattr(request, "param", "sqlite")
-    if store == "sqlite":
-        url = f"sqlite:///{tmp_path / 'relata.db'}"
-        engine = null_pool_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-        return
-    url = create_postgres_database()
+def _migrate(url: str) -> None:
     engine = null_pool_engine(url)
     upgrade(engine)
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One migrated database per store and test process, copied for each test (migrating is slow)."""
+    made: dict[str, str] = {}
+    yield made
+    if "postgresql" in made:
+        drop_postgres_database(_server_url(made["postgresql"]))
+
+
+def _template(store: str, made: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> str:
+    if store not in made:
+        if store == "sqlite":
+            path = tmp_path_factory.mktemp("template") / "relata.db"
+            _migrate(f"sqlite:///{path}")
+            made[store] = str(path)
+        else:
+            url = create_postgres_database()
+            _migrate(url)
+            made[store] = url.rsplit("/", 1)[1]
+    return made[store]
+
+
+@pytest.fixture
+def database_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    migrated_templates: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """The URL of a fresh, migrated database of the store named by the test's parameter."""
+    store = getattr(request, "param", "sqlite")
+    template = _template(store, migrated_templates, tmp_path_factory)
+    if store == "sqlite":
+        shutil.copyfile(template, tmp_path / "relata.db")
+        yield f"sqlite:///{tmp_path / 'relata.db'}"
+        return
+    url = create_postgres_database(template)
     try:
         yield url
     finally:
