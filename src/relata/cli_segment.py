@@ -1,0 +1,119 @@
+"""``relata segment apply FILE`` and ``relata segment list`` (SPEC §6, §12).
+
+``apply`` takes a YAML or JSON file holding one segment, a list of segments or ``{segments: [...]}``;
+each is validated against the workspace's data contract (errors name the path in the file) and saved as
+a new version when it changed. The worker refreshes the members of changed dynamic segments.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from relata.core.errors import ValidationError
+from relata.core.model import Workspace
+from relata.services.container import Services
+from relata.settings import Settings
+
+segment_app = typer.Typer(help="Segments: apply YAML or JSON files, list them.", no_args_is_help=True)
+
+FileArgument = Annotated[Path, typer.Argument(help="segment file (.yaml, .yml or .json)")]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="RELATA_DATABASE_URL",
+        help="sqlite:///path or postgresql://… (default sqlite:///relata.db)",
+    ),
+]
+WorkspaceOption = Annotated[
+    str | None, typer.Option("--workspace", "-w", help="workspace name or id (default: the first one)")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(1)
+
+
+def _services(database_url: str | None) -> Services:
+    from relata.bootstrap import build
+
+    return build(Settings.from_env(database_url=database_url)).services
+
+
+def _workspace(found: Services, ref: str | None) -> Workspace:
+    workspaces = found.workspaces.list()
+    if ref is None:
+        if not workspaces:
+            raise _fail("no workspace in this database; create one with: relata workspace create NAME")
+        return workspaces[0]
+    for workspace in workspaces:
+        if ref in (workspace.name, str(workspace.id)):
+            return workspace
+    raise _fail(f"no workspace {ref!r}")
+
+
+def load_file(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(f"cannot read {path}: {exc}") from None
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise _fail(
+            f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}"
+        ) from None
+
+
+@segment_app.command("apply")
+def apply(
+    file: FileArgument,
+    database_url: DatabaseOption = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create or update the segments in FILE."""
+    document = load_file(file)
+    found = _services(database_url)
+    try:
+        target = _workspace(found, workspace)
+        try:
+            results = found.segments.apply(target.id, document)
+        except ValidationError as error:
+            raise _fail(f"{file}: {error.path}: {error.message}") from None
+    finally:
+        found.db.dispose()
+    if as_json:
+        typer.echo(json.dumps(results))
+        return
+    for result in results:
+        verb = "created" if result["created"] else f"version {result['version']}"
+        typer.echo(f"{result['id']}: {result['kind']}, {verb}")
+
+
+@segment_app.command("list")
+def list_segments(
+    database_url: DatabaseOption = None, workspace: WorkspaceOption = None, as_json: JsonOption = False
+) -> None:
+    """The workspace's segments with their member counts."""
+    found = _services(database_url)
+    try:
+        segments = found.segments.all(_workspace(found, workspace).id)
+    finally:
+        found.db.dispose()
+    if as_json:
+        typer.echo(json.dumps(segments))
+        return
+    if not segments:
+        typer.echo("no segments")
+    for segment in segments:
+        typer.echo(f"{segment['id']}\t{segment['kind']}\t{segment['members']} members\t{segment['name']}")
