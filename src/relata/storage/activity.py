@@ -9,7 +9,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from relata.core.model import Change, Device, Event
 from relata.core.times import Millis
-from relata.storage.database import inserted_pk
+from relata.storage.database import executemany, inserted_pk
 from relata.storage.schema import changes, devices, events, suppressions
 
 # --- events ---------------------------------------------------------------------------------------
@@ -191,10 +191,12 @@ def change_row(
     }
 
 
+_INSERT_CHANGES = insert(changes)
+
+
 def append_changes(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Append change-log rows in order, in one statement."""
-    if rows:
-        conn.execute(insert(changes), list(rows))
+    """Append change-log rows in order, in one ``executemany``."""
+    executemany(conn, _INSERT_CHANGES, rows)
 
 
 def log(conn: Connection, workspace_id: int, at: Millis, op: str, entity: str, **fields: Any) -> None:

@@ -59,11 +59,36 @@ class Links:
     def _delete(self) -> Any:
         return delete(self.table).where(self._where_pair)
 
+    @cached_property
+    def update_pair(self) -> Any:
+        """UPDATE of one pair's attributes and times, for ``executemany``."""
+        return (
+            update(self.table)
+            .where(self._where_pair)
+            .values(
+                attributes=bindparam("attributes"),
+                stamps=bindparam("stamps"),
+                created_at=bindparam("created"),
+                updated_at=bindparam("now"),
+            )
+        )
+
+    @cached_property
+    def insert_pair(self) -> Any:
+        """INSERT of one pair, for ``executemany``."""
+        return insert(self.table)
+
+    @property
+    def delete_pair(self) -> Any:
+        """DELETE of one pair, for ``executemany``."""
+        return self._delete
+
     def get(self, conn: Connection, workspace_id: int, left: Any, right: int) -> LinkRow | None:
         row = conn.execute(self._get, {"b_ws": workspace_id, "b_left": left, "b_right": right}).first()
-        return None if row is None else self._row(row)
+        return None if row is None else self.row(row)
 
-    def _row(self, row: Any) -> LinkRow:
+    def row(self, row: Any) -> LinkRow:
+        """A ``LinkRow`` of a selected row of this table."""
         mapping = row._mapping
         return LinkRow(
             mapping[self.left.name],
@@ -119,7 +144,7 @@ class Links:
             .where(self.table.c.workspace_id == workspace_id, self.left == left)
             .order_by(self.right)
         )
-        return [self._row(r) for r in rows]
+        return [self.row(r) for r in rows]
 
     def of_right(self, conn: Connection, workspace_id: int, right: int) -> list[LinkRow]:
         rows = conn.execute(
@@ -127,7 +152,7 @@ class Links:
             .where(self.table.c.workspace_id == workspace_id, self.right == right)
             .order_by(self.left)
         )
-        return [self._row(r) for r in rows]
+        return [self.row(r) for r in rows]
 
     def of_left_with_type(self, conn: Connection, workspace_id: int, left: Any, type_pk: int) -> list[int]:
         """The objects of one type linked from ``left``."""
