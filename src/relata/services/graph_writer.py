@@ -1,15 +1,18 @@
 """Writes of one operation to the object graph, inside the caller's transaction.
 
 Decide first, then act: every check of an operation (identifiers, limits, the contract) runs before the
-row it guards is written, and any ``ValidationError`` rolls the operation's savepoint back.
+row it guards is written, and any ``ValidationError`` rolls the operation back.
+
+Reads and writes of people, objects, types, relationships and events go through a ``GraphSession``
+(identity map, write-behind, undo per operation). The few operations the session does not model
+(``is_direct``) also run SQL of their own; the caller runs them in a savepoint with the session in
+write-through mode, and clears the session after.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
-
-from sqlalchemy import Connection
 
 from relata.core.attributes import AttributeState
 from relata.core.contract import PERSON, Contract, Violation
@@ -35,6 +38,7 @@ from relata.core.operations import (
     UnsuppressPerson,
 )
 from relata.core.times import Millis
+from relata.services.graph_session import GraphSession, Wanted, person_key
 from relata.storage import activity, objects, people
 from relata.storage.links import ANONYMOUS_LINKS, OBJECT_LINKS, PERSON_LINKS, Links
 
@@ -42,17 +46,16 @@ _TYPE_NAME = r"[a-z][a-z0-9_]*"
 
 
 class GraphWriter:
-    def __init__(
-        self, conn: Connection, workspace_id: int, contract: Contract, limits: Limits, now: Millis
-    ) -> None:
-        self.conn = conn
-        self.ws = workspace_id
+    def __init__(self, session: GraphSession, contract: Contract, limits: Limits, now: Millis) -> None:
+        self.session = session
+        self.conn = session.conn
+        self.ws = session.ws
         self.contract = contract
         self.limits = limits
         self.now = now
         self._types: dict[str, ObjectType] = {}
         self._violations: list[tuple[Violation, Mapping[str, Any], bool]] = []
-        self._sample: Mapping[str, Any] = {}
+        self._op: Operation | None = None
         self._pending: list[dict[str, Any]] = []
         self._changes: list[dict[str, Any]] = []
 
@@ -63,13 +66,18 @@ class GraphWriter:
         self._types.clear()
         self._pending.clear()
 
+    def reset_cache(self) -> None:
+        """The session was cleared: the types it held may be held anew."""
+        self._types.clear()
+
     def keep(self) -> None:
         """The operation succeeded: its change-log rows will be written."""
         self._changes.extend(self._pending)
         self._pending.clear()
 
     def flush(self) -> None:
-        """Write the change-log rows of every kept operation, in order, in one statement."""
+        """Write the session's rows, then the change-log rows of every kept operation, in order."""
+        self.session.flush()
         activity.append_changes(self.conn, self._changes)
         self._changes.clear()
 
@@ -85,14 +93,78 @@ class GraphWriter:
         if not found:
             return
         rejected = self.contract.enforced
-        self._violations.extend((v, self._sample, rejected) for v in found)
+        sample = _sample_of(self._op) if self._op is not None else {}
+        self._violations.extend((v, sample, rejected) for v in found)
         if rejected:
             raise found[0].error()
+
+    # --- planning -------------------------------------------------------------------------------
+
+    def is_direct(self, op: Operation) -> bool:
+        """Whether ``op`` runs SQL of its own (see the module's docstring), rather than only the session's."""
+        if isinstance(op, IdentifyPerson):
+            return op.anonymous_id is not None and self.session.anonymous_owner(op.anonymous_id) is None
+        return isinstance(op, DIRECT_OPERATIONS)
+
+    def wanted(self, ops: Sequence[Operation]) -> Wanted:
+        """What ``ops`` will look up, for the session to read in bulk."""
+        wanted = Wanted()
+        wanted.exclusive_types = {
+            spec.to_type
+            for spec in self.contract.relationships
+            if spec.exclusive and spec.from_type == PERSON
+        }
+
+        def person(ref: PersonRef) -> None:
+            wanted.people.add(person_key(ref))
+            wanted.suppressions.add(_suppression_key(ref))
+
+        def target(link: Link) -> None:
+            found = link.target
+            if isinstance(found, PersonRef):
+                person(found)
+            elif isinstance(found, Anonymous):
+                wanted.anonymous.add(found.anonymous_id)
+            else:
+                obj(found)
+
+        def obj(ref: ObjectRef) -> None:
+            if ref.cio_object_id is not None:
+                wanted.cio_objects.add(ref.cio_object_id)
+            elif ref.type is not None and ref.object_id is not None:
+                spec = self.contract.type_spec(ref.type)
+                wanted.objects.add((spec.type_id if spec else ref.type, ref.object_id))
+
+        for op in ops:
+            if isinstance(op, IdentifyPerson):
+                person(op.person)
+                email, ident = op.attributes.get("email"), op.attributes.get("id")
+                if isinstance(email, str):
+                    person(PersonRef("email", email))
+                if isinstance(ident, str | int) and not isinstance(ident, bool):
+                    person(PersonRef("id", str(ident)))
+                if op.anonymous_id:
+                    wanted.anonymous.add(op.anonymous_id)
+            elif isinstance(op, TrackEvent):
+                wanted.events += 1
+                if op.person is not None:
+                    person(op.person)
+                if op.anonymous_id:
+                    wanted.anonymous.add(op.anonymous_id)
+                if op.dedupe_id is not None:
+                    wanted.dedupe.add(op.dedupe_id)
+            elif isinstance(op, PersonLinks):
+                person(op.person)
+            elif isinstance(op, IdentifyObject | ObjectLinks):
+                obj(op.object)
+            for link in getattr(op, "links", ()):
+                target(link)
+        return wanted
 
     # --- dispatch -------------------------------------------------------------------------------
 
     def apply(self, op: Operation) -> None:
-        self._sample = _sample_of(op)
+        self._op = op
         match op:
             case IdentifyPerson():
                 self._identify_person(op)
@@ -134,7 +206,7 @@ class GraphWriter:
 
     def _existing_person(self, ref: PersonRef, path: str = "identifiers") -> Person | None:
         self.limits.check_identifier(ref.value, f"{path}.{ref.kind}")
-        return people.find(self.conn, self.ws, ref)
+        return self.session.find_person(ref)
 
     def _suppressed(self, ref: PersonRef, attributes: Mapping[str, Any]) -> bool:
         identifiers = [_suppression_key(ref)]
@@ -142,7 +214,7 @@ class GraphWriter:
             identifiers.append(("email", normalize_email(attributes["email"])))
         if attributes.get("id") not in (None, ""):
             identifiers.append(("id", str(attributes["id"])))
-        return activity.is_suppressed(self.conn, self.ws, identifiers)
+        return self.session.is_suppressed(identifiers)
 
     def _person_for_write(self, ref: PersonRef, attributes: Mapping[str, Any], path: str) -> Person | None:
         """The person a write names, created when missing; None when the identifiers are suppressed."""
@@ -158,7 +230,7 @@ class GraphWriter:
             writes["email"] = ref.value
         state, diff = AttributeState().merge(writes, self.now)
         ident = ref.value if ref.kind == "id" else None
-        created = people.create(self.conn, self.ws, ident, state, self.now)
+        created = self.session.create_person(ident, state)
         self._log(
             "create",
             "person",
@@ -179,7 +251,7 @@ class GraphWriter:
         person = self._existing_person(op.person)
         if person is None and op.person.kind == "id" and isinstance(writes.get("email"), str):
             # A person known so far only by email gets this id (a lead who signs up).
-            by_email = people.find(self.conn, self.ws, PersonRef("email", writes["email"]))
+            by_email = self.session.find_person(PersonRef("email", writes["email"]))
             if by_email is not None and by_email.id is None:
                 person = by_email
         if person is None:
@@ -202,7 +274,7 @@ class GraphWriter:
         self._judge(self.contract.check_person(writes, state.values, ""))
         self._check_unique(person, ident, state)
         if diff or ident != person.id:
-            saved = people.save(self.conn, person, ident, state, self.now)
+            saved = self.session.save_person(person, ident, state)
             data = {"id": ident} if ident != person.id else {}
             if diff or data:
                 self._log(
@@ -220,7 +292,7 @@ class GraphWriter:
 
     def _check_unique(self, person: Person, ident: str | None, state: AttributeState) -> None:
         if ident is not None and ident != person.id:
-            owner = people.owner_of(self.conn, self.ws, "id", ident)
+            owner = self.session.owner_of("id", ident)
             if owner is not None and owner != person.pk:
                 raise ValidationError("attributes.id", f"id {ident!r} belongs to another person", "conflict")
         email = state.values.get("email")
@@ -228,7 +300,7 @@ class GraphWriter:
             if not isinstance(email, str) or "@" not in email:
                 raise ValidationError("attributes.email", "must be an email address")
             if person.email is None or normalize_email(email) != normalize_email(person.email):
-                owner = people.owner_of(self.conn, self.ws, "email", email)
+                owner = self.session.owner_of("email", email)
                 if owner is not None and owner != person.pk:
                     raise ValidationError(
                         "attributes.email", f"{email!r} belongs to another person", "conflict"
@@ -236,15 +308,17 @@ class GraphWriter:
 
     def _adopt_anonymous(self, person_pk: int, anonymous_id: str) -> None:
         """Anonymous activity (events, relationships) carries over to the person it turns out to be."""
+        if self.session.anonymous_owner(anonymous_id) is not None:
+            return
         if not people.claim_anonymous(self.conn, self.ws, anonymous_id, person_pk, self.now):
             return
         moved_events = activity.adopt_anonymous_events(self.conn, self.ws, anonymous_id, person_pk)
         links = ANONYMOUS_LINKS.of_left(self.conn, self.ws, anonymous_id)
         for link in links:
-            mine = PERSON_LINKS.get(self.conn, self.ws, person_pk, link.right)
+            mine = self.session.link(PERSON_LINKS, person_pk, link.right)
             merged = link.state if mine is None else _merge_states(mine.state, link.state)
-            PERSON_LINKS.put(self.conn, self.ws, person_pk, link.right, merged, self.now, mine)
-            ANONYMOUS_LINKS.remove(self.conn, self.ws, anonymous_id, link.right)
+            self.session.put_link(PERSON_LINKS, person_pk, link.right, merged)
+            self.session.remove_link(ANONYMOUS_LINKS, anonymous_id, link.right)
             self._log(
                 "relationship_add",
                 "person",
@@ -368,7 +442,7 @@ class GraphWriter:
         self.limits.check_event_data(op.data, "data")
         if op.dedupe_id is not None:
             self.limits.check_identifier(op.dedupe_id, "id")
-            if activity.event_exists(self.conn, self.ws, op.dedupe_id):
+            if self.session.event_exists(op.dedupe_id):
                 return
         person_pk: int | None = None
         if op.person is not None:
@@ -378,13 +452,11 @@ class GraphWriter:
             person_pk = person.pk
         elif op.anonymous_id:
             self.limits.check_identifier(op.anonymous_id, "anonymous_id")
-            person_pk = people.person_for_anonymous(self.conn, self.ws, op.anonymous_id)
+            person_pk = self.session.anonymous_owner(op.anonymous_id)
         else:
             raise ValidationError("identifiers", "an event needs a person or an anonymous_id")
         timestamp = op.timestamp if op.timestamp is not None else self.now
-        event_pk = activity.add_event(
-            self.conn,
-            self.ws,
+        event_pk = self.session.add_event(
             person_pk,
             op.anonymous_id if person_pk is None else None,
             op.name,
@@ -392,7 +464,6 @@ class GraphWriter:
             op.data,
             timestamp,
             op.dedupe_id,
-            self.now,
         )
         self._log(
             "event",
@@ -415,13 +486,12 @@ class GraphWriter:
         if cached is not None:
             return cached
         spec = self.contract.type_spec(ref)
-        found = objects.find_type(self.conn, self.ws, spec.type_id if spec else ref)
+        found = self.session.find_type(spec.type_id if spec else ref)
         if spec is not None:
             if found is None:
-                found = objects.create_type(self.conn, self.ws, spec.type_id, spec.name, self.now)
+                found = self.session.create_type(spec.type_id, spec.name)
             elif found.name != spec.name:
-                objects.rename_type(self.conn, found.pk, spec.name)
-                found = ObjectType(found.pk, found.type_id, spec.name)
+                found = self.session.rename_type(found, spec.name)
         elif found is None or self.contract.object_types:
             if self.contract.object_types:
                 self._judge(
@@ -444,16 +514,14 @@ class GraphWriter:
         import re
 
         if ref.isdigit():
-            return objects.create_type(self.conn, self.ws, ref, f"type_{ref}", self.now)
+            return self.session.create_type(ref, f"type_{ref}")
         if not re.fullmatch(_TYPE_NAME, ref) or len(ref) > 100:
             raise ValidationError(path, f"{ref!r} is not a numeric type id or a lower_snake_case type name")
-        return objects.create_type(
-            self.conn, self.ws, objects.next_type_id(self.conn, self.ws), ref, self.now
-        )
+        return self.session.create_type(self.session.next_type_id(), ref)
 
     def _object(self, ref: ObjectRef, path: str, create: bool) -> StoredObject | None:
         if ref.cio_object_id is not None:
-            found = objects.find_by_cio_id(self.conn, self.ws, ref.cio_object_id)
+            found = self.session.find_object_by_cio_id(ref.cio_object_id)
             if found is None and create:
                 raise ValidationError(
                     f"{path}.cio_object_id", f"no object has cio_object_id {ref.cio_object_id!r}", "not_found"
@@ -462,10 +530,10 @@ class GraphWriter:
         assert ref.type is not None and ref.object_id is not None
         self.limits.check_identifier(ref.object_id, f"{path}.object_id")
         object_type = self._type(ref.type, f"{path}.object_type_id")
-        found = objects.find(self.conn, object_type, ref.object_id)
+        found = self.session.find_object(object_type, ref.object_id)
         if found is None and create:
             self._judge(self.contract.check_object_id(object_type.name, ref.object_id, f"{path}.object_id"))
-            found = objects.create(self.conn, self.ws, object_type, ref.object_id, AttributeState(), self.now)
+            found = self.session.create_object(object_type, ref.object_id, AttributeState())
             self._log(
                 "create",
                 "object",
@@ -494,7 +562,7 @@ class GraphWriter:
         if object_type.name in self.contract.object_types:
             self._judge(self.contract.check_object(object_type.name, object_id, writes, state.values, ""))
         if obj is None:
-            obj = objects.create(self.conn, self.ws, object_type, object_id, state, self.now)
+            obj = self.session.create_object(object_type, object_id, state)
             self._log(
                 "create",
                 "object",
@@ -503,7 +571,7 @@ class GraphWriter:
                 data={"type": object_type.name, "object_id": object_id},
             )
         elif diff or (state.stamps != obj.stamps):
-            obj = objects.save(self.conn, obj, state, self.now)
+            obj = self.session.save_object(obj, state)
             if diff:
                 self._log(
                     "update",
@@ -575,15 +643,15 @@ class GraphWriter:
                 self._put_link(PERSON_LINKS, person.pk, obj, link.attributes, stamp, path, PERSON, "person")
         elif isinstance(target, Anonymous):
             self.limits.check_identifier(target.anonymous_id, f"{path}.identifiers.anonymous_id")
-            owner = people.person_for_anonymous(self.conn, self.ws, target.anonymous_id)
+            owner = self.session.anonymous_owner(target.anonymous_id)
             if owner is not None:
-                person = people.get(self.conn, self.ws, owner)
+                person = self.session.person(owner)
                 assert person is not None
                 self._link_from_object(
                     obj, Link(PersonRef("cio_id", person.cio_id), link.attributes), stamp, path, remove
                 )
             elif remove:
-                ANONYMOUS_LINKS.remove(self.conn, self.ws, target.anonymous_id, obj.pk)
+                self.session.remove_link(ANONYMOUS_LINKS, target.anonymous_id, obj.pk)
             else:
                 self._put_link(
                     ANONYMOUS_LINKS, target.anonymous_id, obj, link.attributes, stamp, path, PERSON, None
@@ -623,9 +691,9 @@ class GraphWriter:
         self._judge(self.contract.check_relationship(from_type, obj.type.name, attributes, path))
         spec = self.contract.relationship(from_type, obj.type.name)
         if spec is not None and spec.exclusive and links is PERSON_LINKS:
-            for other_pk in links.of_left_with_type(self.conn, self.ws, left, obj.type.pk):
+            for other_pk in self.session.linked_of_type(links, left, obj.type.pk):
                 if other_pk != obj.pk:
-                    links.remove(self.conn, self.ws, left, other_pk)
+                    self.session.remove_link(links, left, other_pk)
                     self._log(
                         "relationship_remove",
                         "person",
@@ -633,20 +701,20 @@ class GraphWriter:
                         object_pk=other_pk,
                         data={"reason": "exclusive", "replaced_by": obj.pk, "type": obj.type.name},
                     )
-        existing = links.get(self.conn, self.ws, left, obj.pk)
+        existing = self.session.link(links, left, obj.pk)
         before = existing.state if existing else AttributeState()
         state, diff = before.merge(attributes, stamp)
         self.limits.check_attribute_count(len(state.values), f"{path}.relationship_attributes")
         if existing is not None and not diff and state.stamps == existing.state.stamps:
             return
-        links.put(self.conn, self.ws, left, obj.pk, state, self.now, existing)
+        self.session.put_link(links, left, obj.pk, state)
         if entity is None or (existing is not None and not diff):
             return
         op = "relationship_add" if existing is None else "relationship_change"
         self._log_link(op, entity, left, obj, activity.diff_json(diff))
 
     def _unlink(self, links: Links, left: Any, obj: StoredObject, entity: str) -> None:
-        if links.remove(self.conn, self.ws, left, obj.pk):
+        if self.session.remove_link(links, left, obj.pk):
             self._log_link("relationship_remove", entity, left, obj, {})
 
     def _log_link(self, op: str, entity: str, left: Any, obj: StoredObject, diff: Mapping[str, Any]) -> None:
@@ -669,6 +737,17 @@ class GraphWriter:
                 diff=diff,
                 data=data,
             )
+
+
+DIRECT_OPERATIONS = (
+    DeletePerson,
+    DeleteObject,
+    SuppressPerson,
+    UnsuppressPerson,
+    MergePeople,
+    AddDevice,
+    DeleteDevice,
+)
 
 
 def _suppression_key(ref: PersonRef) -> tuple[str, str]:

@@ -1,8 +1,14 @@
 """Apply write operations to the object graph (SPEC §2, §3): the one write path of every ingestion API.
 
-A call is one transaction. Each operation runs in its own savepoint: an operation that fails validation
-is rolled back alone and reported by index, every valid operation is applied (the 207 semantics of
-Track v2 batches), and nothing is visible until the whole call commits — so a 2xx means committed.
+A call is one transaction. Each operation is isolated: an operation that fails validation is rolled back
+alone and reported by index, every valid operation is applied (the 207 semantics of Track v2 batches),
+and nothing is visible until the whole call commits — so a 2xx means committed.
+
+The work is done as a unit (``GraphSession``): what a run of operations names is read in a few set-based
+queries, the operations are applied in memory with an undo record each, and the rows are written with
+one ``executemany`` per table at the end. Operations with SQL of their own (``GraphWriter.is_direct``:
+merge, delete, suppression, devices, adoption of an anonymous visitor) run in a savepoint after a
+flush, and the session is read afresh after them.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from relata.core.errors import ValidationError
 from relata.core.limits import Limits
 from relata.core.operations import Operation
 from relata.services.contracts import ContractCache
-from relata.services.graph_writer import GraphWriter
+from relata.services.graph_session import GraphSession
+from relata.services.graph_writer import DIRECT_OPERATIONS, GraphWriter
 from relata.storage import contracts as contract_rows
 from relata.storage.database import Database
 
@@ -41,18 +48,38 @@ class Ingest:
         now = self.clock.now()
         with self.db.write() as conn:
             contract = self.contracts.current(conn, workspace_id)
-            writer = GraphWriter(conn, workspace_id, contract, self.limits, now)
+            session = GraphSession(conn, workspace_id, now)
+            writer = GraphWriter(session, contract, self.limits, now)
+            prefetched = 0  # operations before this index have been prefetched
             for index, operation in enumerate(operations):
-                savepoint = conn.begin_nested()
+                if index >= prefetched:
+                    prefetched = _window_end(operations, index)
+                    session.prefetch(writer.wanted(operations[index:prefetched]))
+                direct = writer.is_direct(operation)
+                savepoint = None
+                if direct:
+                    session.flush()
+                    session.write_through = True
+                    savepoint = conn.begin_nested()
+                session.begin()
                 try:
                     writer.apply(operation)
                 except ValidationError as error:
-                    savepoint.rollback()
+                    session.rollback()
+                    if savepoint is not None:
+                        savepoint.rollback()
                     writer.forget()
                     errors.append(OperationError(index, error.reason, error.path, error.message))
                 else:
-                    savepoint.commit()
+                    session.commit()
+                    if savepoint is not None:
+                        savepoint.commit()
                     writer.keep()
+                if direct:
+                    session.write_through = False
+                    session.clear()
+                    writer.reset_cache()
+                    prefetched = index + 1
                 for violation, sample, rejected in writer.take_violations():
                     contract_rows.record_violation(
                         conn,
@@ -73,3 +100,13 @@ class Ingest:
         errors = self.apply(workspace_id, [operation])
         if errors:
             raise ValidationError(errors[0].field, errors[0].message, errors[0].reason)
+
+
+def _window_end(operations: Sequence[Operation], start: int, most: int = 2000) -> int:
+    """The end of the run of operations from ``start`` that the session can prefetch for at once: up to
+    the next operation that runs SQL of its own (the session is read afresh after it)."""
+    end = min(len(operations), start + most)
+    for index in range(start + 1, end):
+        if isinstance(operations[index], DIRECT_OPERATIONS):
+            return index
+    return end
