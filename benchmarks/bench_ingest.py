@@ -261,3 +261,36 @@ def run(stores: tuple[str, ...] = ("sqlite", "postgresql"), shoppers: int = 3000
             )
         )
     return results
+
+
+def measure_in_process(database_url: str, shoppers: int, per_batch: int = 500) -> tuple[float, float]:
+    """``Ingest.apply`` on parsed operations, no HTTP: (µs per operation, SQL statements per operation)."""
+    from sqlalchemy import event
+
+    from relata.api.track_v2_wire import parse_batch
+    from relata.bootstrap import build
+    from relata.settings import Settings
+
+    runtime = build(Settings(database_url=database_url), migrate=False)
+    services = runtime.services
+    workspace = services.workspaces.create(f"inproc-{time.time_ns()}").workspace.id
+    ops = [op for n in range(shoppers) for op in shopper_ops(n, "inproc")]
+    chunks = [
+        parse_batch(ops[i : i + per_batch], services.limits).operations for i in range(0, len(ops), per_batch)
+    ]
+    statements = 0
+
+    def count(*_: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(services.db.engine, "before_cursor_execute", count)
+    started = time.perf_counter()
+    for chunk in chunks:
+        errors = services.ingest.apply(workspace, chunk)
+        if errors:
+            raise RuntimeError(f"in-process batch failed: {errors[:3]}")
+    elapsed = time.perf_counter() - started
+    event.remove(services.db.engine, "before_cursor_execute", count)
+    services.db.dispose()
+    return elapsed / len(ops) * 1e6, statements / len(ops)
