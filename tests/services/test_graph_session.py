@@ -15,6 +15,7 @@ from relata.core.identity import ObjectRef, PersonRef
 from relata.core.model import Person
 from relata.core.operations import (
     AddDevice,
+    Anonymous,
     DeletePerson,
     IdentifyObject,
     IdentifyPerson,
@@ -268,6 +269,22 @@ def test_direct_operations_between_buffered_ones(world: World) -> None:
     with world.rt.services.db.read() as conn:
         assert [e.name for e in activity.events_of(conn, world.ws, bob.pk)] == ["after_merge"]
         assert activity.devices_of(conn, bob.pk) == []
+
+
+def test_an_anonymous_visitor_identified_in_the_middle_of_a_batch(world: World) -> None:
+    world.ok(
+        TrackEvent(None, "visitor-1", "viewed"),
+        IdentifyObject(CART_1, {"status": "active"}, links=(Link(Anonymous("visitor-1"), {"seen": 1}),)),
+        IdentifyPerson(ANN, {"plan": "free"}, anonymous_id="visitor-1"),  # adopts: direct SQL
+        TrackEvent(None, "visitor-1", "after"),  # now ANN's
+        IdentifyObject(CART_2, {}, links=(Link(Anonymous("visitor-1")),)),  # now ANN's link
+        IdentifyPerson(ANN, {"plan": "pro"}, anonymous_id="visitor-1"),  # already ANN's: buffered
+    )
+    ann = world.person(ANN)
+    assert ann is not None and ann.attributes["plan"] == "pro"
+    assert world.linked(ANN) == {"cart_1": {"seen": 1}, "cart_2": {}}
+    with world.rt.services.db.read() as conn:
+        assert [e.name for e in activity.events_of(conn, world.ws, ann.pk)] == ["after", "viewed"]
 
 
 def test_exclusive_relationship_within_one_batch(world: World) -> None:

@@ -105,6 +105,8 @@ class Ingest:
 def _window_end(operations: Sequence[Operation], start: int, most: int = 2000) -> int:
     """The end of the run of operations from ``start`` that the session can prefetch for at once: up to
     the next operation that runs SQL of its own (the session is read afresh after it)."""
+    if isinstance(operations[start], DIRECT_OPERATIONS):
+        return start + 1  # the session is cleared after it: read ahead no further
     end = min(len(operations), start + most)
     for index in range(start + 1, end):
         if isinstance(operations[index], DIRECT_OPERATIONS):

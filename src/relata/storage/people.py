@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
+from sqlalchemy import BindParameter, Connection, Row, bindparam, delete, insert, select, update
 
 from relata.core.attributes import AttributeState
 from relata.core.identity import PersonRef, normalize_email
@@ -32,8 +32,8 @@ def person_from_row(row: Row[Any]) -> Person:
     )
 
 
-_WS = bindparam("ws")
-_KEY = bindparam("key")
+_WS: BindParameter[Any] = bindparam("ws")
+_KEY: BindParameter[Any] = bindparam("key")
 _FIND = {
     "id": select(people).where(people.c.workspace_id == _WS, people.c.ident == _KEY),
     "email": select(people).where(people.c.workspace_id == _WS, people.c.email_key == _KEY),
