@@ -151,11 +151,6 @@ def test_identify_created_at_trait(
     assert "createdAt" not in person.attributes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="graph_writer stamps the default created_at of a new person with the same stamp as the "
-    "identify that creates it, and the larger value wins the tie",
-)
 def test_identify_created_at_of_a_new_person(client: TestClient, state: State, auth: tuple[str, str]) -> None:
     post(client, "/v1/identify", {"userId": "u1", "traits": {"created_at": 1_714_521_600}}, auth)
     person = state.person("u1")

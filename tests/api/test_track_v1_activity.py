@@ -114,11 +114,6 @@ def test_anonymous_event_needs_an_anonymous_id(client: TestClient, track_auth: A
     assert response.json()["meta"]["errors"][0].startswith("anonymous_id: is required")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="graph_writer._track rejects an event with neither person nor anonymous_id; Customer.io's "
-    "documented invite event (data.recipient, no anonymous_id) needs it stored with anonymous_id null",
-)
 def test_invite_event_without_anonymous_id(client: TestClient, runtime: Runtime, track_auth: Auth) -> None:
     body = {"name": "beta_invite", "data": {"recipient": "friend@example.com"}}
     ok(client.post("/api/v1/events", json=body, auth=track_auth))

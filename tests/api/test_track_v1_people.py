@@ -122,11 +122,6 @@ def test_created_at_on_an_existing_person(
     assert get(runtime, workspace, "id", "u1").attributes["created_at"] == 1_700_000_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="graph_writer._person_for_write stamps its default created_at with the same time as the "
-    "identify's own created_at, and the tie-break keeps the larger value (now)",
-)
 def test_created_at_on_the_identify_that_creates_the_person(
     client: TestClient, runtime: Runtime, workspace: Credentials, track_auth: Auth
 ) -> None:

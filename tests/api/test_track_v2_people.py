@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 from test_track_v2_support import (
     batch,
@@ -110,11 +109,6 @@ def test_reserved_attributes(
     assert "_update" not in ann.attributes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="graph_writer: the default created_at written when a person is created ties (same stamp) with "
-    "an explicit created_at in the creating identify, and the tie-break keeps the larger value",
-)
 def test_created_at_in_the_creating_identify(
     client: TestClient, track_auth: Auth, runtime: Runtime, workspace: Credentials
 ) -> None:

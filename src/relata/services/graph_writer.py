@@ -56,6 +56,7 @@ class GraphWriter:
         self._types: dict[str, ObjectType] = {}
         self._violations: list[tuple[Violation, Mapping[str, Any], bool]] = []
         self._op: Operation | None = None
+        self._arrival = True
         self._pending: list[dict[str, Any]] = []
         self._changes: list[dict[str, Any]] = []
 
@@ -165,6 +166,8 @@ class GraphWriter:
 
     def apply(self, op: Operation) -> None:
         self._op = op
+        # Without a timestamp of its own a write is stamped on arrival, and a later one wins a tie.
+        self._arrival = getattr(op, "timestamp", None) is None
         match op:
             case IdentifyPerson():
                 self._identify_person(op)
@@ -225,10 +228,12 @@ class GraphWriter:
             raise ValidationError(f"{path}.cio_id", f"no person has cio_id {ref.value!r}", "not_found")
         if self._suppressed(ref, attributes):
             return None
-        writes: dict[str, Any] = {"created_at": self.now // 1000}
+        writes: dict[str, Any] = {}
+        if "created_at" not in attributes:  # the write that creates the person may give its own
+            writes["created_at"] = self.now // 1000
         if ref.kind == "email":
             writes["email"] = ref.value
-        state, diff = AttributeState().merge(writes, self.now)
+        state, diff = AttributeState().merge(writes, self.now, arrival=True)
         ident = ref.value if ref.kind == "id" else None
         created = self.session.create_person(ident, state)
         self._log(
@@ -269,7 +274,7 @@ class GraphWriter:
             self.limits.check_identifier(ident, "attributes.id")
         elif op.person.kind == "id":
             ident = op.person.value
-        state, diff = AttributeState(person.attributes, person.stamps).merge(writes, stamp)
+        state, diff = AttributeState(person.attributes, person.stamps).merge(writes, stamp, arrival=self._arrival)
         self.limits.check_attribute_count(len(state.values), "attributes")
         self._judge(self.contract.check_person(writes, state.values, ""))
         self._check_unique(person, ident, state)
@@ -453,8 +458,11 @@ class GraphWriter:
         elif op.anonymous_id:
             self.limits.check_identifier(op.anonymous_id, "anonymous_id")
             person_pk = self.session.anonymous_owner(op.anonymous_id)
-        else:
-            raise ValidationError("identifiers", "an event needs a person or an anonymous_id")
+        elif not op.data.get("recipient"):
+            # Customer.io's invite events name no one: they carry the address in data.recipient.
+            raise ValidationError(
+                "anonymous_id", "an event needs a person, an anonymous_id, or data.recipient (an invite)"
+            )
         timestamp = op.timestamp if op.timestamp is not None else self.now
         event_pk = self.session.add_event(
             person_pk,
@@ -557,7 +565,7 @@ class GraphWriter:
         writes = self.contract.normalize(specs, op.attributes) if specs else dict(op.attributes)
         stamp = op.timestamp if op.timestamp is not None else self.now
         before = AttributeState(obj.attributes, obj.stamps) if obj else AttributeState()
-        state, diff = before.merge(writes, stamp)
+        state, diff = before.merge(writes, stamp, arrival=self._arrival)
         self.limits.check_attribute_count(len(state.values), "attributes")
         if object_type.name in self.contract.object_types:
             self._judge(self.contract.check_object(object_type.name, object_id, writes, state.values, ""))
@@ -703,7 +711,7 @@ class GraphWriter:
                     )
         existing = self.session.link(links, left, obj.pk)
         before = existing.state if existing else AttributeState()
-        state, diff = before.merge(attributes, stamp)
+        state, diff = before.merge(attributes, stamp, arrival=self._arrival)
         self.limits.check_attribute_count(len(state.values), f"{path}.relationship_attributes")
         if existing is not None and not diff and state.stamps == existing.state.stamps:
             return
