@@ -274,7 +274,9 @@ class GraphWriter:
             self.limits.check_identifier(ident, "attributes.id")
         elif op.person.kind == "id":
             ident = op.person.value
-        state, diff = AttributeState(person.attributes, person.stamps).merge(writes, stamp, arrival=self._arrival)
+        state, diff = AttributeState(person.attributes, person.stamps).merge(
+            writes, stamp, arrival=self._arrival
+        )
         self.limits.check_attribute_count(len(state.values), "attributes")
         self._judge(self.contract.check_person(writes, state.values, ""))
         self._check_unique(person, ident, state)
