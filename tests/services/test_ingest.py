@@ -388,3 +388,54 @@ def test_clock_stamps_writes(world: World, clock: FakeClock) -> None:
     ann = world.person(ANN)
     assert ann is not None
     assert ann.stamps["a"] == clock.now()
+
+
+def test_keys_of_deleted_rows_are_never_reused(world: World) -> None:
+    world.ok(IdentifyPerson(ANN, {}), IdentifyPerson(BOB, {}))
+    bob = world.person(BOB)
+    assert bob is not None
+    world.ok(DeletePerson(BOB))
+    world.ok(IdentifyPerson(PersonRef("id", "carol"), {}))
+    carol = world.person(PersonRef("id", "carol"))
+    assert carol is not None
+    assert carol.pk > bob.pk
+    with world.rt.services.db.read() as conn:
+        history = activity.history(conn, world.ws, person_pk=carol.pk)
+    assert [c.op for c in history] == ["create"]
+
+
+def test_concurrent_writers_creating_the_same_rows_all_succeed(world: World) -> None:
+    """Every writer creates the same new people, carts, links and events each round: on PostgreSQL
+    the losers of each race hit unique keys and are applied again."""
+    import threading
+
+    failures: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def round_ops(round_: int, n: int) -> list[Operation]:
+        ops: list[Operation] = []
+        for i in range(8):
+            person = PersonRef("id", f"p{round_}-{i}")
+            ops.append(IdentifyPerson(person, {"writer": n}))
+            ops.append(TrackEvent(person, None, "ping", dedupe_id=f"e{round_}-{i}"))
+            ops.append(IdentifyObject(ObjectRef("1", f"cart{round_}-{i}"), {"n": n}, links=(Link(person),)))
+        return ops
+
+    def writer(n: int) -> None:
+        try:
+            for round_ in range(10):
+                if round_ == 0:
+                    start.wait()
+                assert world.apply(*round_ops(round_, n)) == []
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert world.count(people_table) == 80
+    assert world.count(events) == 80
+    assert world.count(person_links) == 80

@@ -13,8 +13,12 @@ flush, and the session is read afresh after them.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from relata.core.clock import Clock
 from relata.core.errors import ValidationError
@@ -25,6 +29,8 @@ from relata.services.graph_session import GraphSession
 from relata.services.graph_writer import DIRECT_OPERATIONS, GraphWriter
 from relata.storage import contracts as contract_rows
 from relata.storage.database import Database
+
+RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,22 @@ class Ingest:
         self.contracts = contracts
 
     def apply(self, workspace_id: int, operations: Sequence[Operation]) -> list[OperationError]:
-        """Apply ``operations`` in order; returns the errors of those that were rejected."""
+        """Apply ``operations`` in order; returns the errors of those that were rejected.
+
+        Two requests racing to create the same person, object or event (a unique key), or locking rows
+        in opposite orders (a deadlock on PostgreSQL), make one transaction fail as a whole; it is rolled
+        back and applied again, now seeing what the other committed.
+        """
+        for attempt in range(1, RETRIES + 1):
+            try:
+                return self._apply(workspace_id, operations)
+            except (IntegrityError, OperationalError) as error:
+                if attempt == RETRIES or not _is_race(error):
+                    raise
+                time.sleep(random.uniform(0, 0.01 * attempt))
+        raise AssertionError("unreachable")
+
+    def _apply(self, workspace_id: int, operations: Sequence[Operation]) -> list[OperationError]:
         errors: list[OperationError] = []
         now = self.clock.now()
         with self.db.write() as conn:
@@ -100,6 +121,14 @@ class Ingest:
         errors = self.apply(workspace_id, [operation])
         if errors:
             raise ValidationError(errors[0].field, errors[0].message, errors[0].reason)
+
+
+def _is_race(error: DBAPIError) -> bool:
+    """A unique-key clash, deadlock or serialization failure between concurrent writers."""
+    if isinstance(error, IntegrityError):
+        return True
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return code in ("40001", "40P01") or "database is locked" in str(error.orig)
 
 
 def _window_end(operations: Sequence[Operation], start: int, most: int = 2000) -> int:

@@ -11,7 +11,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,8 +66,9 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One transaction that commits on success; on SQLite writers take turns."""
-        with self._write_lock, self.engine.connect() as conn:
+        """One transaction that commits on success; on SQLite writers take turns, on PostgreSQL they run
+        side by side (callers retry a transaction that loses a race, see ``services.ingest``)."""
+        with self._write_lock if self.is_sqlite else nullcontext(), self.engine.connect() as conn:
             if self.is_sqlite:
                 conn.info["immediate"] = True
             try:
@@ -141,9 +142,10 @@ class PrimaryKeys:
     """Primary keys handed out before their rows are inserted, so that rows can be written in bulk later.
 
     SQLite has one writer, which holds the database's write lock for the whole transaction: the next
-    key is ``max(pk) + 1``, read once per table and counted on in memory. PostgreSQL takes values of the
-    column's sequence in blocks (``nextval`` over ``generate_series``); unused values leave gaps, as any
-    rolled-back insert does.
+    key is one past the highest ever used (the table's rows and its AUTOINCREMENT high-water mark, so
+    a deleted row's key is never reused), read once per table and counted on in memory. PostgreSQL
+    takes values of the column's sequence in blocks (``nextval`` over ``generate_series``); unused
+    values leave gaps, as any rolled-back insert does.
     """
 
     def __init__(self, conn: Connection) -> None:
@@ -158,11 +160,19 @@ class PrimaryKeys:
         name = _key_name(column)
         self._hint[name] = max(self._hint.get(name, 0), count)
 
+    def _sqlite_high_water(self, column: Column[Any]) -> int:
+        """The highest key ever used: deleted rows' keys are never handed out again (AUTOINCREMENT)."""
+        highest = int(self.conn.execute(select(func.max(column))).scalar() or 0)
+        used = self.conn.execute(
+            text("SELECT seq FROM sqlite_sequence WHERE name = :name"), {"name": column.table.name}
+        ).scalar()
+        return max(highest, int(used or 0))
+
     def take(self, column: Column[Any]) -> int:
         if self.is_sqlite:
             key = self._next.get(column)
             if key is None:
-                key = int(self.conn.execute(select(func.max(column))).scalar() or 0) + 1
+                key = self._sqlite_high_water(column) + 1
             self._next[column] = key + 1
             return key
         name = _key_name(column)
