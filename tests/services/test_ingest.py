@@ -439,3 +439,27 @@ def test_concurrent_writers_creating_the_same_rows_all_succeed(world: World) -> 
     assert world.count(people_table) == 80
     assert world.count(events) == 80
     assert world.count(person_links) == 80
+
+
+def test_values_longer_than_their_columns_are_named(world: World) -> None:
+    errors = world.apply(
+        IdentifyPerson(ANN, {"email": "a" * 250 + "@example.com"}),
+        AddDevice(ANN, "t" * 501),
+        AddDevice(ANN, "tok", "p" * 33),
+        IdentifyObject(ObjectRef("1" * 33, "x"), {}),
+    )
+    assert [e.field for e in errors] == [
+        "attributes.email",
+        "device.token",
+        "device.platform",
+        "identifiers.object_type_id",
+    ]
+
+
+def test_a_contract_type_takes_its_name_from_an_auto_registered_type(world: World) -> None:
+    world.ok(IdentifyObject(ObjectRef("cart", "c1"), {}))  # registered as id "1", named cart
+    world.use_contract({"object_types": {"cart": {"id": "7"}}})
+    world.ok(IdentifyObject(ObjectRef("7", "c2"), {}))
+    with world.rt.services.db.read() as conn:
+        names = sorted((t.type_id, t.name) for t in objects.types(conn, world.ws))
+    assert names == [("1", "type_1"), ("7", "cart")]

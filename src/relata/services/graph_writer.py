@@ -11,6 +11,8 @@ write-through mode, and clears the session after.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,6 +45,10 @@ from relata.storage import activity, objects, people
 from relata.storage.links import ANONYMOUS_LINKS, OBJECT_LINKS, PERSON_LINKS, Links
 
 _TYPE_NAME = r"[a-z][a-z0-9_]*"
+MAX_TYPE_ID_DIGITS = 32  # object_types.type_id
+MAX_DEVICE_TOKEN = 500  # devices.token
+MAX_PLATFORM = 32  # devices.platform
+MAX_EMAIL = 254  # RFC 5321's longest address
 
 
 class GraphWriter:
@@ -304,7 +310,7 @@ class GraphWriter:
                 raise ValidationError("attributes.id", f"id {ident!r} belongs to another person", "conflict")
         email = state.values.get("email")
         if email is not None:
-            if not isinstance(email, str) or "@" not in email:
+            if not isinstance(email, str) or "@" not in email or len(email) > MAX_EMAIL:
                 raise ValidationError("attributes.email", "must be an email address")
             if person.email is None or normalize_email(email) != normalize_email(person.email):
                 owner = self.session.owner_of("email", email)
@@ -427,6 +433,12 @@ class GraphWriter:
     def _add_device(self, op: AddDevice) -> None:
         if not op.token.strip():
             raise ValidationError("device.token", "must not be empty")
+        if len(op.token) > MAX_DEVICE_TOKEN:
+            raise ValidationError(
+                "device.token", f"is longer than {MAX_DEVICE_TOKEN} characters", "too_large"
+            )
+        if op.platform is not None and len(op.platform) > MAX_PLATFORM:
+            raise ValidationError("device.platform", f"is longer than {MAX_PLATFORM} characters", "too_large")
         self.limits.check_attributes(op.attributes, "device.attributes")
         person = self._person_for_write(op.person, {}, "identifiers")
         if person is None:
@@ -499,6 +511,9 @@ class GraphWriter:
         found = self.session.find_type(spec.type_id if spec else ref)
         if spec is not None:
             if found is None:
+                holder = self.session.find_type(spec.name)
+                if holder is not None:  # a type first seen under this name, with another id
+                    self.session.rename_type(holder, f"type_{holder.type_id}")
                 found = self.session.create_type(spec.type_id, spec.name)
             elif found.name != spec.name:
                 found = self.session.rename_type(found, spec.name)
@@ -521,9 +536,9 @@ class GraphWriter:
         return found
 
     def _register_type(self, ref: str, path: str) -> ObjectType:
-        import re
-
         if ref.isdigit():
+            if len(ref) > MAX_TYPE_ID_DIGITS:
+                raise ValidationError(path, f"a numeric type id has at most {MAX_TYPE_ID_DIGITS} digits")
             return self.session.create_type(ref, f"type_{ref}")
         if not re.fullmatch(_TYPE_NAME, ref) or len(ref) > 100:
             raise ValidationError(path, f"{ref!r} is not a numeric type id or a lower_snake_case type name")

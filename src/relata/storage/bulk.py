@@ -273,6 +273,9 @@ _TYPES_RENAME = (
 def write_types(
     conn: Connection, workspace_id: int, inserts: list[ObjectType], renames: list[ObjectType], now: int
 ) -> None:
+    # Renames first: a new type may take the name an existing one gives up.
+    if renames:
+        conn.execute(_TYPES_RENAME, [{"b_id": t.pk, "name": t.name} for t in renames])
     if inserts:
         conn.execute(
             _TYPES_INSERT,
@@ -287,8 +290,6 @@ def write_types(
                 for t in inserts
             ],
         )
-    if renames:
-        conn.execute(_TYPES_RENAME, [{"b_id": t.pk, "name": t.name} for t in renames])
 
 
 def link_row(workspace_id: int, links: Links, link: LinkRow) -> dict[str, Any]:
