@@ -16,8 +16,11 @@ CONTRACT = """
 object_types:
   cart:
     id: "1"
-    expire: {attribute: updated_at, after: 7d, when: {attribute: {field: status, operator: eq, value: active}},
-             set: {status: abandoned}}
+    expire:
+      attribute: updated_at
+      after: 7d
+      when: {attribute: {field: status, operator: eq, value: active}}
+      set: {status: abandoned}
     attributes:
       status: {type: enum, values: [active, converted, abandoned]}
       updated_at: {type: timestamp}

@@ -427,7 +427,7 @@ def test_concurrent_writers_creating_the_same_rows_all_succeed(world: World) -> 
                 if round_ == 0:
                     start.wait()
                 assert world.apply(*round_ops(round_, n)) == []
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             failures.append(error)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]

@@ -11,9 +11,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from relata.api.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from relata.api.responses import JSONResponse
 from relata.core.errors import NotFound, Unauthorized, ValidationError
 
 PIPELINES_PATHS = (

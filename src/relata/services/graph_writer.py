@@ -12,7 +12,6 @@ write-through mode, and clears the session after.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Mapping, Sequence
 from typing import Any
 
