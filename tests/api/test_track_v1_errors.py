@@ -180,13 +180,14 @@ def test_oversize_body_is_413(
     client: TestClient, runtime: Runtime, track_auth: Auth, endpoint: tuple[str, str, Any]
 ) -> None:
     method, path, body = endpoint
-    padded = {**body, "padding": "x" * 32_000}
+    limit = 132_000 if path.endswith("/events") else 32_000  # an event's data may be 100 KB
+    padded = {**body, "padding": "x" * limit}
     response = call(client, method, path, track_auth, json=padded)
-    assert error_of(response, 413) == "body: is larger than 32000 bytes"
-    bomb = gzip.compress(orjson.dumps({**body, "padding": "x" * 200_000}))
+    assert error_of(response, 413) == f"body: is larger than {limit} bytes"
+    bomb = gzip.compress(orjson.dumps({**body, "padding": "x" * 400_000}))
     assert len(bomb) < 32_000
     response = call(client, method, path, track_auth, content=bomb, headers={"content-encoding": "gzip"})
-    assert error_of(response, 413) == "body: is larger than 32000 bytes"
+    assert error_of(response, 413) == f"body: is larger than {limit} bytes"
 
 
 def test_empty_bodies(client: TestClient, runtime: Runtime, track_auth: Auth) -> None:
@@ -461,3 +462,15 @@ def test_unknown_paths_and_methods(client: TestClient, track_auth: Auth) -> None
     response = client.put("/api/v1/customers/", json={}, auth=track_auth)
     assert response.status_code in (404, 405)
     assert "meta" in response.json()
+
+
+def test_event_data_up_to_its_own_limit_fits_in_an_event_body(client, track_auth) -> None:
+    fits = client.post(
+        "/api/v1/customers/ann/events", json={"name": "big", "data": {"blob": "x" * 90_000}}, auth=track_auth
+    )
+    assert fits.status_code == 200, fits.text
+    too_big = client.post(
+        "/api/v1/customers/ann/events", json={"name": "big", "data": {"blob": "x" * 100_001}}, auth=track_auth
+    )
+    assert too_big.status_code == 400
+    assert too_big.json()["meta"]["errors"][0].startswith("data")

@@ -88,8 +88,10 @@ async def _apply(
     return OK
 
 
-async def _body(request: Request, *, required: bool) -> Mapping[str, Any]:
-    limit = services(request).limits.entity_request_bytes
+async def _body(request: Request, *, required: bool, event: bool = False) -> Mapping[str, Any]:
+    """The JSON body. An event's may be as large as its data may be (100 KB), plus room for the rest."""
+    limits = services(request).limits
+    limit = limits.entity_request_bytes + (limits.event_data_bytes if event else 0)
     return require_object(await read_json(request, limit, required=required), "body")
 
 
@@ -115,7 +117,7 @@ async def delete_device(identifier: str, token: str, request: Request, workspace
 @router.post("/customers/{identifier}/events", summary="Track an event for a person")
 async def track(identifier: str, request: Request, workspace: Caller) -> dict[str, Any]:
     ref = _person(request, identifier)
-    body = await _body(request, required=True)
+    body = await _body(request, required=True, event=True)
     return await _apply(request, workspace, [parse.event(ref, body, services(request).limits)])
 
 
@@ -146,7 +148,7 @@ async def delete(identifier: str, request: Request, workspace: Caller) -> dict[s
 
 @router.post("/events", summary="Track an anonymous event")
 async def track_anonymous(request: Request, workspace: Caller) -> dict[str, Any]:
-    body = await _body(request, required=True)
+    body = await _body(request, required=True, event=True)
     operation = parse.event(None, body, services(request).limits)
     return await _apply(request, workspace, [operation], identifier="anonymous_id")
 
