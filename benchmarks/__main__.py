@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import bench_ingest, bench_render
+from benchmarks import bench_ingest, bench_render, bench_segments
 from benchmarks.harness import Result, print_table, save
 
 
@@ -22,6 +22,7 @@ def main() -> None:
     results: list[Result] = []
     results += bench_ingest.run(stores, shoppers=300 if args.quick else 3000)
     results += bench_render.results()
+    results += bench_segments.results(args.quick, stores)
     print_table(results)
     print(f"saved to {save(results)}")
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from relata.cli_contract import contract_app
+from relata.cli_segment import segment_app
 from relata.cli_template import template_app
 from relata.core.errors import NotFound, ValidationError
 from relata.jobs.worker import Worker
@@ -23,6 +24,7 @@ workspace_app = typer.Typer(help="Workspaces and their API keys.", no_args_is_he
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(contract_app, name="contract")
 app.add_typer(template_app, name="template")
+app.add_typer(segment_app, name="segment")
 console = Console()
 
 DatabaseOption = Annotated[

@@ -33,7 +33,6 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 def seed_contract() -> dict[str, Any]:
     document = yaml.safe_load((EXAMPLES / "contract.yaml").read_text())
     document["mode"] = "observe"  # the generated data skips required attributes
-    document["object_types"]["order"]["attributes"]["subscription_eligible"] = {"type": "boolean"}
     return dict(document)
 
 

@@ -624,13 +624,13 @@ def customer_messages(
 @router.get(
     "/customers/{identifier}/segments",
     response_model=SegmentsOut,
-    summary="Segments a person belongs to (empty until segments exist)",
+    summary="Segments a person belongs to",
 )
 def customer_segments(
     request: Request, workspace: Caller, identifier: Identifier, id_type: CustomerIdTypeQuery = "id"
 ) -> SegmentsOut:
-    _reads(request).person(workspace.id, _customer_ref(identifier, id_type))
-    return SegmentsOut(segments=[])
+    ref = _customer_ref(identifier, id_type)
+    return SegmentsOut(segments=services(request).segments.of_person(workspace.id, ref))
 
 
 # --- Relata's own reads ---------------------------------------------------------------------------

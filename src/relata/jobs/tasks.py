@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from relata.jobs.segments import segment_tasks
 from relata.jobs.worker import Task
 from relata.services.container import Services
 
@@ -12,4 +13,4 @@ def expire_objects(services: Services) -> int:
 
 
 def all_tasks(services: Services) -> list[Task]:
-    return [Task("expire_objects", 60.0, lambda: expire_objects(services))]
+    return [Task("expire_objects", 60.0, lambda: expire_objects(services)), *segment_tasks(services)]
