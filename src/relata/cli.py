@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Annotated, Any
 
@@ -84,6 +85,7 @@ def serve(
     from relata.bootstrap import build
 
     runtime = build(settings)
+    _tune_gc()
     created = runtime.services.workspaces.ensure_default(settings.workspace_name)
     if not no_worker:
         _worker(runtime.services).start()
@@ -117,6 +119,12 @@ def serve(
     )
 
 
+def _tune_gc() -> None:
+    """Keep start-up objects out of full collections: they cost a long-running server most."""
+    gc.collect()
+    gc.freeze()
+
+
 def _worker(services: Services) -> Worker:
     from relata.jobs.tasks import all_tasks
 
@@ -127,6 +135,7 @@ def _worker(services: Services) -> Worker:
 def worker(database_url: DatabaseOption = None) -> None:
     """Run the background tasks (contract expiry, segment membership) in the foreground."""
     services = _services(database_url)
+    _tune_gc()
     console.print(f"Relata worker running (database: {_settings(database_url).masked()['database_url']})")
     try:
         _worker(services).run_forever()
