@@ -11,6 +11,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from relata.cli_common import DatabaseOption, open_services
 from relata.cli_contract import contract_app
 from relata.cli_segment import segment_app
 from relata.cli_template import template_app
@@ -28,20 +29,9 @@ app.add_typer(template_app, name="template")
 app.add_typer(segment_app, name="segment")
 console = Console()
 
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option("--database-url", envvar="RELATA_DATABASE_URL", help="sqlite:///path or postgresql://…"),
-]
-
 
 def _settings(database_url: str | None, **overrides: Any) -> Settings:
     return Settings.from_env(database_url=database_url, **overrides)
-
-
-def _services(database_url: str | None, migrate: bool = True) -> Services:
-    from relata.bootstrap import build
-
-    return build(_settings(database_url), migrate=migrate).services
 
 
 def credentials_json(creds: Credentials) -> dict[str, str]:
@@ -134,7 +124,7 @@ def _worker(services: Services) -> Worker:
 @app.command()
 def worker(database_url: DatabaseOption = None) -> None:
     """Run the background tasks (contract expiry, segment membership) in the foreground."""
-    services = _services(database_url)
+    services = open_services(database_url)
     _tune_gc()
     console.print(f"Relata worker running (database: {_settings(database_url).masked()['database_url']})")
     try:
@@ -165,7 +155,7 @@ def workspace_create(
 ) -> None:
     """Create a workspace and print its keys."""
     try:
-        creds = _services(database_url).workspaces.create(name, timezone)
+        creds = open_services(database_url).workspaces.create(name, timezone)
     except ValidationError as exc:
         console.print(f"[red]{exc.path}: {exc.message}[/red]")
         raise typer.Exit(1) from None
@@ -178,7 +168,7 @@ def workspace_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List workspaces."""
-    found = _services(database_url).workspaces.list()
+    found = open_services(database_url).workspaces.list()
     if as_json:
         typer.echo(json.dumps([{"id": w.id, "name": w.name, "timezone": w.timezone} for w in found]))
         return
@@ -196,7 +186,7 @@ def workspace_keys(
 ) -> None:
     """Print a workspace's keys."""
     try:
-        creds = _services(database_url).workspaces.credentials(name)
+        creds = open_services(database_url).workspaces.credentials(name)
     except NotFound as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None

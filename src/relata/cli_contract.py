@@ -12,35 +12,26 @@ from typing import Annotated, Any, Literal
 
 import typer
 
+from relata.cli_common import (
+    DatabaseOption,
+    JsonOption,
+    WorkspaceOption,
+    fail,
+    find_workspace,
+    missing_sqlite_file,
+    open_services,
+)
 from relata.core.contract import Contract, load_document, parse_contract
 from relata.core.errors import ValidationError
 from relata.core.model import Workspace
 from relata.services.container import Services
 from relata.services.contract_admin import ContractAdmin
-from relata.settings import Settings
 
 contract_app = typer.Typer(
     help="The data contract: check and apply YAML or JSON files.", no_args_is_help=True
 )
 
 FileArgument = Annotated[Path, typer.Argument(help="contract file (.yaml, .yml or .json)")]
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="RELATA_DATABASE_URL",
-        help="sqlite:///path or postgresql://… (default sqlite:///relata.db)",
-    ),
-]
-WorkspaceOption = Annotated[
-    str | None, typer.Option("--workspace", "-w", help="workspace name or id (default: the first one)")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(1)
 
 
 def _load(path: Path) -> tuple[dict[str, Any], Contract]:
@@ -48,7 +39,7 @@ def _load(path: Path) -> tuple[dict[str, Any], Contract]:
     try:
         text = path.read_bytes()
     except OSError as exc:
-        raise _fail(f"cannot read {path}: {exc.strerror}") from None
+        raise fail(f"cannot read {path}: {exc.strerror}") from None
     suffix = path.suffix.lower()
     fmt: Literal["json", "yaml"] | None = (
         "json" if suffix == ".json" else "yaml" if suffix in (".yaml", ".yml") else None
@@ -58,30 +49,7 @@ def _load(path: Path) -> tuple[dict[str, Any], Contract]:
         return document, parse_contract(document)
     except ValidationError as error:
         where = "" if error.path in ("", "body") else f"{error.path}: "
-        raise _fail(f"{path}: invalid contract: {where}{error.message}") from None
-
-
-def _services(database_url: str | None) -> Services:
-    from relata.bootstrap import build
-
-    return build(Settings.from_env(database_url=database_url)).services
-
-
-def _workspace(found: Services, ref: str | None) -> Workspace:
-    workspaces = found.workspaces.list()
-    if ref is None:
-        if not workspaces:
-            raise _fail("no workspace in this database; create one with: relata workspace create NAME")
-        return workspaces[0]
-    for workspace in workspaces:
-        if ref in (workspace.name, str(workspace.id)):
-            return workspace
-    raise _fail(f"no workspace {ref!r}")
-
-
-def _sqlite_missing(database_url: str | None) -> Path | None:
-    path = Settings.from_env(database_url=database_url).sqlite_path()
-    return path if path is not None and not path.exists() else None
+        raise fail(f"{path}: invalid contract: {where}{error.message}") from None
 
 
 def _admin(found: Services) -> ContractAdmin:
@@ -130,7 +98,7 @@ def check(
 ) -> None:
     """Validate FILE, then show its diff against the contract in force and its impact on stored data."""
     document, contract = _load(file)
-    missing = _sqlite_missing(database_url)
+    missing = missing_sqlite_file(database_url)
     if missing is not None:
         if as_json:
             typer.echo(json.dumps({"valid": True, "database": None}))
@@ -138,9 +106,9 @@ def check(
             typer.echo(f"{file} is a valid contract ({_describe(contract)})")
             typer.echo(f"no database at {missing}; only the document was checked")
         return
-    found = _services(database_url)
+    found = open_services(database_url)
     try:
-        target = _workspace(found, workspace)
+        target = find_workspace(found, workspace)
         report = _admin(found).dry_run(target.id, document)
     finally:
         found.db.dispose()
@@ -160,9 +128,9 @@ def apply(
 ) -> None:
     """Apply FILE as the workspace's contract (a new version) and print the version."""
     document, _contract = _load(file)
-    found = _services(database_url)
+    found = open_services(database_url)
     try:
-        target = _workspace(found, workspace)
+        target = find_workspace(found, workspace)
         result = _admin(found).put(target.id, document)
     finally:
         found.db.dispose()

@@ -14,62 +14,25 @@ from typing import Annotated, Any
 import typer
 import yaml
 
+from relata.cli_common import DatabaseOption, JsonOption, WorkspaceOption, fail, find_workspace, open_services
 from relata.core.errors import ValidationError
-from relata.core.model import Workspace
-from relata.services.container import Services
-from relata.settings import Settings
 
 segment_app = typer.Typer(help="Segments: apply YAML or JSON files, list them.", no_args_is_help=True)
 
 FileArgument = Annotated[Path, typer.Argument(help="segment file (.yaml, .yml or .json)")]
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="RELATA_DATABASE_URL",
-        help="sqlite:///path or postgresql://… (default sqlite:///relata.db)",
-    ),
-]
-WorkspaceOption = Annotated[
-    str | None, typer.Option("--workspace", "-w", help="workspace name or id (default: the first one)")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(1)
-
-
-def _services(database_url: str | None) -> Services:
-    from relata.bootstrap import build
-
-    return build(Settings.from_env(database_url=database_url)).services
-
-
-def _workspace(found: Services, ref: str | None) -> Workspace:
-    workspaces = found.workspaces.list()
-    if ref is None:
-        if not workspaces:
-            raise _fail("no workspace in this database; create one with: relata workspace create NAME")
-        return workspaces[0]
-    for workspace in workspaces:
-        if ref in (workspace.name, str(workspace.id)):
-            return workspace
-    raise _fail(f"no workspace {ref!r}")
 
 
 def load_file(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(f"cannot read {path}: {exc}") from None
+        raise fail(f"cannot read {path}: {exc}") from None
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)
         return yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise _fail(
+        raise fail(
             f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}"
         ) from None
 
@@ -83,13 +46,13 @@ def apply(
 ) -> None:
     """Create or update the segments in FILE."""
     document = load_file(file)
-    found = _services(database_url)
+    found = open_services(database_url)
     try:
-        target = _workspace(found, workspace)
+        target = find_workspace(found, workspace)
         try:
             results = found.segments.apply(target.id, document)
         except ValidationError as error:
-            raise _fail(f"{file}: {error.path}: {error.message}") from None
+            raise fail(f"{file}: {error.path}: {error.message}") from None
     finally:
         found.db.dispose()
     if as_json:
@@ -105,9 +68,9 @@ def list_segments(
     database_url: DatabaseOption = None, workspace: WorkspaceOption = None, as_json: JsonOption = False
 ) -> None:
     """The workspace's segments with their member counts."""
-    found = _services(database_url)
+    found = open_services(database_url)
     try:
-        segments = found.segments.all(_workspace(found, workspace).id)
+        segments = found.segments.all(find_workspace(found, workspace).id)
     finally:
         found.db.dispose()
     if as_json:

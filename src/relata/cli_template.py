@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import typer
 from liquid.exceptions import LiquidError
 
+from relata.cli_common import DatabaseOption, WorkspaceOption, fail, find_workspace, open_services
 from relata.core.contract import EMPTY, Contract, load_document, parse_contract
 from relata.core.errors import ValidationError
 from relata.core.model import Workspace
@@ -31,26 +32,10 @@ template_app = typer.Typer(
 )
 
 PathArgument = Annotated[Path, typer.Argument(help="a template/snippet file, or a folder of them")]
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="RELATA_DATABASE_URL",
-        help="sqlite:///path or postgresql://… (default sqlite:///relata.db)",
-    ),
-]
-WorkspaceOption = Annotated[
-    str | None, typer.Option("--workspace", "-w", help="workspace name or id (default: the first one)")
-]
 ContractOption = Annotated[
     Path | None, typer.Option("--contract", help="lint against this contract file instead of the workspace's")
 ]
 SUFFIXES = (".yaml", ".yml", ".json")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(1)
 
 
 def _files(path: Path) -> list[Path]:
@@ -58,7 +43,7 @@ def _files(path: Path) -> list[Path]:
         return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
     if path.is_file():
         return [path]
-    raise _fail(f"{path}: no such file or folder")
+    raise fail(f"{path}: no such file or folder")
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -97,31 +82,13 @@ def _finding(file: Path, finding: Finding) -> str:
     )
 
 
-def _services(database_url: str | None) -> Services:
-    from relata.bootstrap import build
-
-    return build(Settings.from_env(database_url=database_url)).services
-
-
-def _workspace(found: Services, ref: str | None) -> Workspace:
-    workspaces = found.workspaces.list()
-    if ref is None:
-        if not workspaces:
-            raise _fail("no workspace in this database; create one with: relata workspace create NAME")
-        return workspaces[0]
-    for workspace in workspaces:
-        if ref in (workspace.name, str(workspace.id)):
-            return workspace
-    raise _fail(f"no workspace {ref!r}")
-
-
 @template_app.command("apply")
 def apply(path: PathArgument, database_url: DatabaseOption = None, workspace: WorkspaceOption = None) -> None:
     """Save the templates and snippets in PATH to the workspace (a new version for each change)."""
     documents, errors = _documents(path)
-    found = _services(database_url)
+    found = open_services(database_url)
     try:
-        target = _workspace(found, workspace)
+        target = find_workspace(found, workspace)
         service = Templates(found.db, found.clock, found.contracts)
         for file, document in documents:
             try:
@@ -153,9 +120,9 @@ def _contract_file(path: Path) -> Contract:
     try:
         return parse_contract(load_document(path.read_bytes()))
     except OSError as exc:
-        raise _fail(f"cannot read {path}: {exc.strerror}") from None
+        raise fail(f"cannot read {path}: {exc.strerror}") from None
     except ValidationError as error:
-        raise _fail(_error(path, error)) from None
+        raise fail(_error(path, error)) from None
 
 
 @template_app.command("lint")
@@ -178,8 +145,8 @@ def lint(
     given = _contract_file(contract) if contract is not None else None
     sqlite = Settings.from_env(database_url=database_url).sqlite_path()
     if given is None and (sqlite is None or sqlite.exists()):
-        found = _services(database_url)
-        target = _workspace(found, workspace)
+        found = open_services(database_url)
+        target = find_workspace(found, workspace)
         service = Templates(found.db, found.clock, found.contracts)
         snippets |= {snippet.name for snippet in service.snippets(target.id)}
     try:
