@@ -188,6 +188,9 @@ def _object(pk: int, ws: int, type_pk: int, object_id: str, now: int, **attribut
     }
 
 
+LOAD_RATE = 300  # background cart writes per second during the latency benchmark
+
+
 def _link(ws: int, now: int, **keys: int) -> dict[str, Any]:
     return {"workspace_id": ws, "attributes": {}, "stamps": {}, "created_at": now, "updated_at": now, **keys}
 
@@ -217,7 +220,10 @@ def latency(store: str, people_count: int, objects_per_person: int, probes: int)
         writes = {"n": 0}
 
         def load() -> None:
+            """A steady background load of LOAD_RATE cart writes a second (not as fast as possible:
+            a fixed rate keeps runs comparable, on either store)."""
             rng = random.Random(1)
+            next_at = time.monotonic()
             while not stop.is_set():
                 batch = [
                     IdentifyObject(
@@ -228,7 +234,8 @@ def latency(store: str, people_count: int, objects_per_person: int, probes: int)
                 ]
                 services.ingest.apply(ws, batch)
                 writes["n"] += len(batch)
-                time.sleep(0.01)
+                next_at += len(batch) / LOAD_RATE
+                time.sleep(max(0.0, next_at - time.monotonic()))
 
         loader = threading.Thread(target=load, daemon=True)
         load_started = time.monotonic()
