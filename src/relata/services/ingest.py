@@ -26,7 +26,8 @@ from relata.core.limits import Limits
 from relata.core.operations import Operation
 from relata.services.contracts import ContractCache
 from relata.services.graph_session import GraphSession
-from relata.services.graph_writer import DIRECT_OPERATIONS, GraphWriter
+from relata.services.graph_writer import GraphWriter
+from relata.services.graph_writer_base import DIRECT_OPERATIONS
 from relata.storage import contracts as contract_rows
 from relata.storage.database import Database
 
