@@ -18,7 +18,8 @@ from typing import Any
 import liquid
 
 from benchmarks.harness import Result, print_table
-from relata.core.contract import PERSON, parse_contract
+from relata.core.contract import PERSON
+from relata.core.contract_parse import parse_contract
 from relata.core.templates import (
     EmailTemplate,
     EntityRef,

@@ -21,7 +21,8 @@ from relata.cli_common import (
     missing_sqlite_file,
     open_services,
 )
-from relata.core.contract import Contract, load_document, parse_contract
+from relata.core.contract import Contract
+from relata.core.contract_parse import load_document, parse_contract
 from relata.core.errors import ValidationError
 from relata.core.model import Workspace
 from relata.services.container import Services

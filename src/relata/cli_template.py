@@ -17,7 +17,8 @@ import typer
 from liquid.exceptions import LiquidError
 
 from relata.cli_common import DatabaseOption, WorkspaceOption, fail, find_workspace, open_services
-from relata.core.contract import EMPTY, Contract, load_document, parse_contract
+from relata.core.contract import EMPTY, Contract
+from relata.core.contract_parse import load_document, parse_contract
 from relata.core.errors import ValidationError
 from relata.core.model import Workspace
 from relata.core.templates import DEFAULT_ENGINE, Finding

@@ -18,7 +18,7 @@ from relata.core.conditions import (
     parse_condition,
 )
 from relata.core.conditions.values import as_number, as_time, equals, iso_millis, ordered_operands
-from relata.core.contract import parse_contract
+from relata.core.contract_parse import parse_contract
 
 NOW = 1_700_000_000_000
 D = 86_400_000

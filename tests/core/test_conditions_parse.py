@@ -22,7 +22,7 @@ from relata.core.conditions import (
     to_data,
     validate,
 )
-from relata.core.contract import parse_contract
+from relata.core.contract_parse import parse_contract
 from relata.core.errors import ValidationError
 
 SPEC_EXAMPLE = {

@@ -7,12 +7,8 @@ from typing import Any
 
 import pytest
 
-from relata.core.contract import (
-    AttributeSpec,
-    conforms,
-    load_document,
-    parse_contract,
-)
+from relata.core.contract import AttributeSpec, conforms
+from relata.core.contract_parse import load_document, parse_contract
 from relata.core.errors import ValidationError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "contract.yaml"

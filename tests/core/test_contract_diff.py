@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from relata.core.contract import EMPTY, parse_contract
+from relata.core.contract import EMPTY
 from relata.core.contract_diff import RuleKey, changed_rules, diff, summarize
+from relata.core.contract_parse import parse_contract
 from relata.core.errors import ValidationError
 from relata.core.quality import holds, parse_when
 

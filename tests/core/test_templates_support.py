@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from relata.core.contract import PERSON, parse_contract
+from relata.core.contract import PERSON
+from relata.core.contract_parse import parse_contract
 from relata.core.templates import EntityRef, GraphEntity, Hop, MessageContext
 
 CONTRACT = parse_contract(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from relata.bootstrap import Runtime
 from relata.core.clock import FakeClock
-from relata.core.contract import load_document
+from relata.core.contract_parse import load_document
 from relata.core.identity import ObjectRef
 from relata.core.operations import IdentifyObject
 from relata.jobs.tasks import all_tasks, expire_objects

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from test_conditions_sql_data import Graph
 
 from relata.core.conditions import Scope, evaluate, parse_condition
-from relata.core.contract import parse_contract
+from relata.core.contract_parse import parse_contract
 from relata.storage.conditions_load import load_snapshot
 from relata.storage.conditions_sql import DefinedSegments, compile_condition, count_people, matching_people
 from relata.storage.database import Database

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from test_conditions_sql_data import Graph
 
 from relata.core.conditions import Scope, evaluate, parse_condition
-from relata.core.contract import EMPTY, Contract, parse_contract
+from relata.core.contract import EMPTY, Contract
+from relata.core.contract_parse import parse_contract
 from relata.core.errors import ValidationError
 from relata.storage.conditions_load import load_snapshot
 from relata.storage.conditions_sql import DefinedSegments, matching_people

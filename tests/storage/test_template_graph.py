@@ -12,7 +12,8 @@ import pytest
 import yaml
 from sqlalchemy import Connection, event, insert
 
-from relata.core.contract import Contract, parse_contract
+from relata.core.contract import Contract
+from relata.core.contract_parse import parse_contract
 from relata.core.templates import (
     Aborted,
     EmailTemplate,

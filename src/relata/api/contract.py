@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from relata.api.auth import app_workspace, services
-from relata.core.contract import load_document
+from relata.core.contract_parse import load_document
 from relata.core.errors import ValidationError
 from relata.core.model import Workspace
 from relata.services.contract_admin import ContractAdmin

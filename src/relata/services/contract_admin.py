@@ -20,8 +20,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from relata.core.clock import Clock
-from relata.core.contract import PERSON, Contract, TypeSpec, parse_contract, rule_summary
+from relata.core.contract import PERSON, Contract, TypeSpec, rule_summary
 from relata.core.contract_diff import RuleKey, changed_rules, diff, summarize
+from relata.core.contract_parse import parse_contract
 from relata.core.identity import ObjectRef
 from relata.core.model import ObjectType
 from relata.core.operations import IdentifyObject, Operation

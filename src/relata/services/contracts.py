@@ -6,7 +6,8 @@ import threading
 
 from sqlalchemy import Connection
 
-from relata.core.contract import EMPTY, Contract, parse_contract
+from relata.core.contract import EMPTY, Contract
+from relata.core.contract_parse import parse_contract
 from relata.storage import contracts as contract_rows
 
 
