@@ -463,3 +463,21 @@ def test_a_contract_type_takes_its_name_from_an_auto_registered_type(world: Worl
     with world.rt.services.db.read() as conn:
         names = sorted((t.type_id, t.name) for t in objects.types(conn, world.ws))
     assert names == [("1", "type_1"), ("7", "cart")]
+
+
+def test_an_atomic_call_writes_all_or_nothing_and_still_records_violations(world: World) -> None:
+    with pytest.raises(ValidationError) as caught:
+        world.rt.services.ingest.apply(
+            world.ws, [IdentifyPerson(ANN, {"a": 1}), PersonLinks(ANN, (), remove=True)], atomic=True
+        )
+    assert caught.value.path == "cio_relationships"
+    assert world.person(ANN) is None
+    world.use_contract(CONTRACT)
+    with pytest.raises(ValidationError):
+        world.rt.services.ingest.apply(
+            world.ws, [IdentifyPerson(BOB, {}), IdentifyObject(CART_1, {"status": "open"})], atomic=True
+        )
+    assert world.person(BOB) is None
+    with world.rt.services.db.read() as conn:
+        recorded = contracts.list_violations(conn, world.ws)
+    assert [(v["kind"], v["rejected"]) for v in recorded] == [("type", 1)]

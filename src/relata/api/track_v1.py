@@ -73,16 +73,15 @@ async def _apply(
     nested_links: bool = False,
     identifier: str = "identifier",
 ) -> dict[str, Any]:
-    """Apply ``operations`` in order, each committed before the next; the first error is raised."""
+    """Apply ``operations`` all or nothing; the first error is raised with the field a v1 client names."""
     ingest = services(request).ingest
 
     def run() -> None:
-        for operation in operations:
-            try:
-                ingest.apply_one(workspace.id, operation)
-            except ValidationError as error:
-                field = _field(error.path, nested_links, identifier)
-                raise ValidationError(field, error.message, error.reason) from None
+        try:
+            ingest.apply(workspace.id, operations, atomic=True)
+        except ValidationError as error:
+            field = _field(error.path, nested_links, identifier)
+            raise ValidationError(field, error.message, error.reason) from None
 
     await run_in_threadpool(run)
     return OK
