@@ -20,19 +20,9 @@ from typing import Any
 from relata.core.conditions.plan import plan_hop
 from relata.core.conditions.scope import Scope, resolve
 from relata.core.conditions.snapshot import LinkSnapshot, ObjectSnapshot, PersonSnapshot
-from relata.core.conditions.tree import (
-    And,
-    Attribute,
-    Condition,
-    Event,
-    Message,
-    Not,
-    Or,
-    Related,
-    Segment,
-    TriggerObject,
-)
+from relata.core.conditions.tree import Attribute, Condition, Event, Message, Related, Segment, TriggerObject
 from relata.core.conditions.values import as_time
+from relata.core.conditions.walk import leaves
 from relata.core.contract import PERSON, Contract
 from relata.core.times import Millis
 
@@ -65,14 +55,10 @@ def dependencies(condition: Condition, contract: Contract) -> Dependencies:
     deps = Dependencies()
     resolved = resolve(condition, Scope())
 
-    def data(item: Condition) -> None:
-        if isinstance(item, And | Or):
-            for sub in item.items:
-                data(sub)
-        elif isinstance(item, Not):
-            data(item.item)
-        elif isinstance(item, Attribute) and item.operator in RELATIVE:
-            deps.time_relative = True
+    def data(condition: Condition) -> None:
+        for item in leaves(condition):
+            if isinstance(item, Attribute) and item.operator in RELATIVE:
+                deps.time_relative = True
 
     def related(item: Related, from_type: str | None, path: tuple[Step, ...]) -> None:
         hop = plan_hop(contract, from_type, item)
@@ -86,43 +72,35 @@ def dependencies(condition: Condition, contract: Contract) -> Dependencies:
             on_object(item.where, hop.target_name, here, fields)
         deps.positions.append(Position(here, frozenset(fields)))
 
-    def on_object(item: Condition, type_: str | None, path: tuple[Step, ...], fields: set[str]) -> None:
-        if isinstance(item, And | Or):
-            for sub in item.items:
-                on_object(sub, type_, path, fields)
-        elif isinstance(item, Not):
-            on_object(item.item, type_, path, fields)
-        elif isinstance(item, Attribute):
-            fields.add(item.field)
-            if item.operator in RELATIVE:
-                deps.time_relative = True
-        elif isinstance(item, Related):
-            related(item, type_, path)
+    def on_object(condition: Condition, type_: str | None, path: tuple[Step, ...], fields: set[str]) -> None:
+        for item in leaves(condition):
+            if isinstance(item, Attribute):
+                fields.add(item.field)
+                if item.operator in RELATIVE:
+                    deps.time_relative = True
+            elif isinstance(item, Related):
+                related(item, type_, path)
 
-    def on_person(item: Condition) -> None:
-        if isinstance(item, And | Or):
-            for sub in item.items:
-                on_person(sub)
-        elif isinstance(item, Not):
-            on_person(item.item)
-        elif isinstance(item, Attribute):
-            deps.person_fields.add(item.field)
-            if item.operator in RELATIVE:
-                deps.time_relative = True
-        elif isinstance(item, Message):
-            on_person(item.to_event())
-        elif isinstance(item, Event):
-            deps.events.add(item.name)
-            if item.within is not None or item.operator in RELATIVE:
-                deps.time_relative = True
-            if item.where is not None:
-                data(item.where)
-        elif isinstance(item, Related):
-            related(item, PERSON, ())
-        elif isinstance(item, Segment):
-            deps.segments.add(item.id)
-        else:
-            assert isinstance(item, TriggerObject)  # no trigger object in a segment: always false
+    def on_person(condition: Condition) -> None:
+        for item in leaves(condition):
+            if isinstance(item, Attribute):
+                deps.person_fields.add(item.field)
+                if item.operator in RELATIVE:
+                    deps.time_relative = True
+            elif isinstance(item, Message):
+                on_person(item.to_event())
+            elif isinstance(item, Event):
+                deps.events.add(item.name)
+                if item.within is not None or item.operator in RELATIVE:
+                    deps.time_relative = True
+                if item.where is not None:
+                    data(item.where)
+            elif isinstance(item, Related):
+                related(item, PERSON, ())
+            elif isinstance(item, Segment):
+                deps.segments.add(item.id)
+            else:
+                assert isinstance(item, TriggerObject)  # no trigger object in a segment: always false
 
     on_person(resolved)
     return deps
@@ -130,19 +108,7 @@ def dependencies(condition: Condition, contract: Contract) -> Dependencies:
 
 def segment_ids(condition: Condition) -> set[str]:
     """The segments a condition names in ``segment`` leaves."""
-    found: set[str] = set()
-
-    def walk(item: Condition) -> None:
-        if isinstance(item, And | Or):
-            for sub in item.items:
-                walk(sub)
-        elif isinstance(item, Not):
-            walk(item.item)
-        elif isinstance(item, Segment):
-            found.add(item.id)
-
-    walk(condition)
-    return found
+    return {item.id for item in leaves(condition) if isinstance(item, Segment)}
 
 
 def next_flip(condition: Condition, person: PersonSnapshot, now: Millis, contract: Contract) -> Millis | None:
@@ -156,14 +122,10 @@ def next_flip(condition: Condition, person: PersonSnapshot, now: Millis, contrac
             moments.add(moment)
         moments.add(moment + width + 1)
 
-    def data(item: Condition, attributes: Mapping[str, Any]) -> None:
-        if isinstance(item, And | Or):
-            for sub in item.items:
-                data(sub, attributes)
-        elif isinstance(item, Not):
-            data(item.item, attributes)
-        elif isinstance(item, Attribute):
-            leaf(item.operator, item.value, as_time(attributes.get(item.field)))
+    def data(condition: Condition, attributes: Mapping[str, Any]) -> None:
+        for item in leaves(condition):
+            if isinstance(item, Attribute):
+                leaf(item.operator, item.value, as_time(attributes.get(item.field)))
 
     def links(item: Related, from_type: str | None, found: Iterable[LinkSnapshot]) -> None:
         hop = plan_hop(contract, from_type, item)
@@ -175,44 +137,36 @@ def next_flip(condition: Condition, person: PersonSnapshot, now: Millis, contrac
             if item.where is not None:
                 on_object(item.where, link.object, hop.target_name)
 
-    def on_object(item: Condition, target: ObjectSnapshot, type_: str | None) -> None:
-        if isinstance(item, And | Or):
-            for sub in item.items:
-                on_object(sub, target, type_)
-        elif isinstance(item, Not):
-            on_object(item.item, target, type_)
-        elif isinstance(item, Attribute):
-            leaf(item.operator, item.value, as_time(target.attributes.get(item.field)))
-        elif isinstance(item, Related):
-            hop = plan_hop(contract, type_, item)
-            reached = {
-                "down": target.children,
-                "up": target.parents,
-            }.get(hop.direction, target.children + target.parents)
-            links(item, type_, reached)
+    def on_object(condition: Condition, target: ObjectSnapshot, type_: str | None) -> None:
+        for item in leaves(condition):
+            if isinstance(item, Attribute):
+                leaf(item.operator, item.value, as_time(target.attributes.get(item.field)))
+            elif isinstance(item, Related):
+                hop = plan_hop(contract, type_, item)
+                reached = {
+                    "down": target.children,
+                    "up": target.parents,
+                }.get(hop.direction, target.children + target.parents)
+                links(item, type_, reached)
 
-    def on_person(item: Condition) -> None:
-        if isinstance(item, And | Or):
-            for sub in item.items:
-                on_person(sub)
-        elif isinstance(item, Not):
-            on_person(item.item)
-        elif isinstance(item, Attribute):
-            leaf(item.operator, item.value, as_time(person.attributes.get(item.field)))
-        elif isinstance(item, Message):
-            on_person(item.to_event())
-        elif isinstance(item, Event):
-            for event in person.events:
-                if event.name != item.name:
-                    continue
-                if item.within is not None:
-                    leaf("within", item.within, float(event.timestamp))
-                if item.occurrence is not None:
-                    leaf(item.operator, item.value, float(event.timestamp))
-                if item.where is not None:
-                    data(item.where, event.data)
-        elif isinstance(item, Related):
-            links(item, PERSON, person.objects)
+    def on_person(condition: Condition) -> None:
+        for item in leaves(condition):
+            if isinstance(item, Attribute):
+                leaf(item.operator, item.value, as_time(person.attributes.get(item.field)))
+            elif isinstance(item, Message):
+                on_person(item.to_event())
+            elif isinstance(item, Event):
+                for event in person.events:
+                    if event.name != item.name:
+                        continue
+                    if item.within is not None:
+                        leaf("within", item.within, float(event.timestamp))
+                    if item.occurrence is not None:
+                        leaf(item.operator, item.value, float(event.timestamp))
+                    if item.where is not None:
+                        data(item.where, event.data)
+            elif isinstance(item, Related):
+                links(item, PERSON, person.objects)
 
     on_person(resolve(condition, Scope()))
     later = [m for m in moments if m > now]

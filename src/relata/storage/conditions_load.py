@@ -16,17 +16,8 @@ from sqlalchemy import Connection, and_, literal, or_, select
 from relata.core.conditions.plan import plan_hop
 from relata.core.conditions.scope import Scope, resolve
 from relata.core.conditions.snapshot import EventSnapshot, LinkSnapshot, ObjectSnapshot, PersonSnapshot
-from relata.core.conditions.tree import (
-    And,
-    Attribute,
-    Condition,
-    Event,
-    Not,
-    Or,
-    Related,
-    Segment,
-    TriggerObject,
-)
+from relata.core.conditions.tree import Attribute, Condition, Event, Related, Segment, TriggerObject
+from relata.core.conditions.walk import leaves
 from relata.core.contract import EMPTY, PERSON, Contract
 from relata.core.times import Millis
 from relata.storage.conditions_sql import ConditionCompiler, SegmentSource
@@ -67,25 +58,16 @@ def needs_of(
     """What evaluating a resolved ``condition`` reads."""
     found = ConditionNeeds()
 
-    def on_object(item: Condition, needs: Needs, type_: str | None) -> None:
-        if isinstance(item, And | Or):
-            for sub in item.items:
-                on_object(sub, needs, type_)
-        elif isinstance(item, Not):
-            on_object(item.item, needs, type_)
-        elif isinstance(item, Related):
-            hop = plan_hop(contract, type_, item)
-            deeper = needs.add(hop.direction, hop.target)
-            if item.where is not None:
-                on_object(item.where, deeper, hop.target_name)
+    def on_object(condition: Condition, needs: Needs, type_: str | None) -> None:
+        for item in leaves(condition):
+            if isinstance(item, Related):
+                hop = plan_hop(contract, type_, item)
+                deeper = needs.add(hop.direction, hop.target)
+                if item.where is not None:
+                    on_object(item.where, deeper, hop.target_name)
 
-    def on_person(item: Condition) -> None:
-        if isinstance(item, And | Or):
-            for sub in item.items:
-                on_person(sub)
-        elif isinstance(item, Not):
-            on_person(item.item)
-        elif isinstance(item, Event):
+    for item in leaves(condition):
+        if isinstance(item, Event):
             found.event_names.add(item.name)
         elif isinstance(item, Related):
             on_object(item, found.person, PERSON)
@@ -96,8 +78,6 @@ def needs_of(
             on_object(item.condition, found.trigger, trigger_type)
         else:
             assert isinstance(item, Attribute)
-
-    on_person(condition)
     return found
 
 
