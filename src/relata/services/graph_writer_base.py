@@ -34,7 +34,9 @@ from relata.core.operations import (
     UnsuppressPerson,
 )
 from relata.core.times import Millis
-from relata.services.graph_session import GraphSession, Wanted, person_key
+from relata.services.graph_session import GraphSession
+from relata.services.graph_session_prefetch import Wanted
+from relata.services.graph_session_state import person_key
 from relata.storage import activity
 from relata.storage.links import PERSON_LINKS, Links
 
