@@ -85,3 +85,44 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_worker_keeps_segments_current(database_url: str) -> None:
+    """``relata worker`` as a real process: a segment saved and a write made elsewhere reach its members."""
+    from relata.bootstrap import build
+    from relata.core.identity import PersonRef
+    from relata.core.operations import IdentifyPerson
+    from relata.settings import Settings
+
+    services = build(Settings(database_url=database_url), migrate=False).services
+    ws = services.workspaces.create("shop").workspace.id
+    services.ingest.apply(ws, [IdentifyPerson(PersonRef("id", "ann"), {"vip": True})])
+    services.segments.save(
+        ws, {"id": "vip", "condition": {"attribute": {"field": "vip", "operator": "eq", "value": True}}}
+    )
+    env = {**os.environ, "RELATA_DATABASE_URL": database_url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "relata.cli", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def members() -> list[str]:
+            return sorted(item["id"] for item in services.segments.members(ws, "vip", None, 10).items)
+
+        deadline = time.monotonic() + 30
+        while members() != ["ann"]:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "the worker did not refresh the new segment"
+            time.sleep(0.1)
+        services.ingest.apply(ws, [IdentifyPerson(PersonRef("id", "bob"), {"vip": True})])
+        while members() != ["ann", "bob"]:
+            assert time.monotonic() < deadline + 30, "the worker did not follow the change log"
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        services.db.dispose()
