@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from relata.core.clock import Clock
 from relata.core.limits import Limits
-from relata.services.contract_admin import ContractAdmin
+from relata.services.contract_admin import IMPACT_CHECKS, ContractAdmin
+from relata.services.contract_impacts import segments_impact, templates_impact
 from relata.services.contracts import ContractCache
 from relata.services.history import History
 from relata.services.ingest import Ingest
@@ -43,7 +44,9 @@ class Services:
             ingest=ingest,
             workspaces=Workspaces(db, clock),
             reads=Reads(db, contracts),
-            contract_admin=ContractAdmin(db, clock, contracts, ingest),
+            contract_admin=ContractAdmin(
+                db, clock, contracts, ingest, [*IMPACT_CHECKS, segments_impact, templates_impact]
+            ),
             history=History(db),
             templates=Templates(db, clock, contracts),
             segments=Segments(db, clock, contracts, ingest),
