@@ -51,7 +51,6 @@ class Membership:
         contracts: ContractCache,
         *,
         batch: int = 1000,
-        gap_seconds: float = 2.0,
         sweep_ms: Millis = 300_000,
     ) -> None:
         self.db = db
@@ -59,7 +58,7 @@ class Membership:
         self.contracts = contracts
         self.batch = batch
         self.sweep_ms = sweep_ms
-        self.horizon = Horizon(gap_seconds)
+        self.horizon = Horizon()
 
     # --- the change log ---------------------------------------------------------------------------
 

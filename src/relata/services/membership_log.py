@@ -8,13 +8,44 @@ reads the rows of one workspace past its cursor, up to the horizon.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 
 from relata.storage.schema import changes
+
+# The transactions that may still commit a seq handed out so far: those holding a lock on the change
+# log's sequence (``nextval`` takes it and keeps it to the end of the transaction) or on the table
+# (an insert takes it before its default calls ``nextval``). Prepared transactions keep their locks
+# (``pid`` is null) and are included; the reader's own backend is not.
+_WRITERS = text(
+    """
+    SELECT DISTINCT l.virtualtransaction FROM pg_locks l
+    WHERE l.locktype = 'relation'
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.relation IN (
+        CAST(CAST(:table_name AS text) AS regclass),
+        CAST(pg_get_serial_sequence(CAST(:table_name AS text), 'seq') AS regclass)
+      )
+      AND l.mode = 'RowExclusiveLock'
+      AND l.pid IS DISTINCT FROM pg_backend_pid()
+    """
+)
+
+
+def writers(conn: Connection) -> frozenset[str]:
+    """The PostgreSQL transactions (virtual ids) now able to commit change-log rows."""
+    return frozenset(str(r[0]) for r in conn.execute(_WRITERS, {"table_name": changes.name}))
+
+
+@dataclass
+class Hole:
+    """Missing seqs ``first..last``, and the transactions that could still fill them when seen."""
+
+    last: int
+    barrier: frozenset[str] | None = None  # None until taken, after the read that saw the hole
+    settled: bool = False  # every transaction of the barrier has ended: the hole stays a hole
 
 
 @dataclass
@@ -22,13 +53,17 @@ class Horizon:
     """The highest seq below which the change log has no hole that may still fill.
 
     PostgreSQL hands out seqs at insert and commits in any order, so a reader can see 105 before 103.
-    Processing stops at the first missing seq until it has been missing ``gap_seconds`` (a rolled-back
-    transaction leaves a hole forever). SQLite has one writer and never leaves holes.
+    A missing seq is a transaction still running (it will commit or roll back) or one rolled back (a
+    hole forever). Processing stops at the first missing seq until every transaction that could have
+    taken it has ended: after the read that shows the hole, the engine notes the transactions holding
+    the change log's insert locks (``writers``); once none of them runs any more, a seq still missing
+    can never appear, and is skipped. Nothing is skipped on time alone, so a slow transaction is
+    waited for however long it takes, and a rolled-back one costs a round or two, not seconds.
+    SQLite has one writer and never leaves holes.
     """
 
-    gap_seconds: float = 2.0
     safe: int | None = None
-    gaps: dict[int, float] = field(default_factory=dict)
+    holes: dict[int, Hole] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def advance(self, conn: Connection, start: int) -> int:
@@ -40,19 +75,32 @@ class Horizon:
                 top = conn.execute(select(changes.c.seq).order_by(changes.c.seq.desc()).limit(1)).scalar()
                 self.safe = max(safe, int(top or 0))
                 return self.safe
-            now = time.monotonic()
+            if self.holes:
+                # before the read below: a transaction that ended now has its rows visible to it
+                running = writers(conn)
+                for hole in self.holes.values():
+                    if hole.barrier is not None and not hole.barrier & running:
+                        hole.settled = True
             seqs = conn.execute(
                 select(changes.c.seq).where(changes.c.seq > safe).order_by(changes.c.seq).limit(20_000)
             ).scalars()
             for seq in seqs:
-                if seq != safe + 1:
-                    first = self.gaps.setdefault(safe + 1, now)
-                    if now - first < self.gap_seconds:
+                while seq > safe + 1:
+                    hole = self.holes.setdefault(safe + 1, Hole(int(seq) - 1))
+                    if not hole.settled:
                         break
-                    self.gaps.pop(safe + 1, None)
+                    safe = min(hole.last, int(seq) - 1)  # the part of the hole the barrier covers
+                if seq > safe + 1:
+                    break
                 safe = int(seq)
             self.safe = safe
-            self.gaps = {k: v for k, v in self.gaps.items() if k > safe}
+            self.holes = {first: hole for first, hole in self.holes.items() if first > safe}
+            if any(hole.barrier is None for hole in self.holes.values()):
+                # after the read that saw them: whoever may still fill these holes holds a lock now
+                running = writers(conn)
+                for hole in self.holes.values():
+                    if hole.barrier is None:
+                        hole.barrier = running
             return safe
 
 
@@ -72,4 +120,4 @@ def read_batch(conn: Connection, workspace_id: int, cursor: int, horizon: int, l
     )
 
 
-__all__ = ["Horizon", "read_batch"]
+__all__ = ["Hole", "Horizon", "read_batch", "writers"]
