@@ -78,3 +78,16 @@ def test_writes_stamped_on_arrival_keep_the_later_one_on_a_tie() -> None:
     # a sender's own older timestamp still loses
     state, diff = state.merge({"status": "abandoned"}, 9)
     assert diff == {}
+
+
+def test_json_types_are_not_confused_with_pythons_equal_values() -> None:
+    # Python has 0 == False and [1] == [True]; JSON does not, and neither may the merge.
+    state, _ = AttributeState().merge({"status": 0, "tags": [1]}, 0)
+    state, diff = state.merge({"status": False, "tags": [True]}, 0)
+    assert state.values == {"status": False, "tags": [True]}
+    assert type(state.values["status"]) is bool
+    assert set(diff) == {"status", "tags"}
+    for order in itertools.permutations(
+        [({"status": False}, 0), ({"status": 1}, 0), ({"a": None, "status": 0}, 0)]
+    ):
+        assert apply_all(list(order)).values == {"status": False}

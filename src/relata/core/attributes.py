@@ -28,6 +28,13 @@ def is_removal(value: JSON) -> bool:
     return value is None or value == ""
 
 
+def _differs(old: JSON, new: JSON) -> bool:
+    """Whether two JSON values differ as JSON (Python has ``0 == False`` and ``[1] == [True]``)."""
+    if old != new or type(old) is not type(new):
+        return True
+    return isinstance(old, list | dict) and _rank(old) != _rank(new)
+
+
 def _rank(value: JSON) -> bytes:
     return orjson.dumps(None if is_removal(value) else value, option=orjson.OPT_SORT_KEYS)
 
@@ -64,7 +71,7 @@ class AttributeState:
                 if name in values:
                     del values[name]
                     diff[name] = (old, None)
-            elif old != value or name not in values:
+            elif name not in values or _differs(old, value):
                 values[name] = value
                 diff[name] = (old, value)
         if values is None or stamps is None:
