@@ -86,3 +86,8 @@ def test_fast_text_part_agrees_with_the_scanner(html: str) -> None:
 def test_hidden_elements_use_the_scanner() -> None:
     html = '<div style="display: none">secret</div><p>shown</p>'
     assert html_to_text(html) == "shown"
+
+
+def test_text_part_of_an_unclosed_tag_is_linear() -> None:
+    html = "<p>Hi <b" + " x" * 2000  # no ">" follows: not a tag, and found so at once
+    assert html_to_text(html) == "Hi <b" + " x" * 2000

@@ -187,7 +187,8 @@ class LazyEntity(dict[str, Any]):
 
     def __init__(self, entity: GraphEntity, graph: LazyGraph, cohort: list[LazyEntity]) -> None:
         dict.__init__(self, entity.attributes)
-        self.update(entity.fields)
+        if entity.fields:
+            self.update(entity.fields)
         self.entity = entity
         self.graph = graph
         self.cohort = cohort
@@ -230,7 +231,9 @@ class RelatedList(list[LazyEntity]):
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
-            if key in ("size", "first", "last") or not self:
+            if key == "size":
+                return len(self)  # what Liquid falls back to, without raising and catching KeyError
+            if key in ("first", "last") or not self:
                 raise KeyError(key)
             return list.__getitem__(self, 0)[key]
         return list.__getitem__(self, key)

@@ -99,16 +99,23 @@ def state_of(context: RenderContext) -> RenderState | None:
 class LimitedOutput(StringIO):
     """An output buffer that stops at ``limit`` characters (time is spent-checked on variable reads)."""
 
+    __slots__ = ("limit", "room")
+
     def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
-        self.size = 0
+        self.room = limit
+
+    @property
+    def size(self) -> int:
+        """Characters written so far."""
+        return self.limit - self.room
 
     def write(self, text: str, /) -> int:
-        size = self.size + len(text)
-        if size > self.limit:
+        room = self.room - len(text)
+        if room < 0:
             raise RenderLimitError(f"output larger than {self.limit} characters")
-        self.size = size
+        self.room = room
         return _write(self, text)
 
 
