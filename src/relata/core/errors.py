@@ -7,7 +7,6 @@ class ValidationError(Exception):
     """Bad input: ``path`` names the field (``batch[3].attributes.email``), ``message`` says why."""
 
     def __init__(self, path: str, message: str, reason: str = "invalid") -> None:
-        path = path.lstrip(".")  # paths built as prefix + ".field" with an empty prefix
         super().__init__(f"{path}: {message}" if path else message)
         self.path = path
         self.message = message
