@@ -116,7 +116,7 @@ def test_error_paths_read_in_the_message_terms() -> None:
     assert group.field("attributes.name") == "traits.name"
     assert group.field("cio_relationships[0].relationship_attributes.r") == "traits.relationshipAttributes.r"
     assert group.field("cio_relationships[0].identifiers.id") == "userId"
-    assert group.field(".attributes.total") == "traits.total"
+    assert group.field("attributes.total") == "traits.total"
     track = parse({"userId": "u", "event": "e"}, "track")
     assert [track.field(p) for p in ("name", "data", "id", "identifiers.id", "other")] == [
         "event",

@@ -50,7 +50,6 @@ class Parsed:
     renames: Renames = ()
 
     def field(self, path: str) -> str:
-        path = path.lstrip(".")
         for prefix, name in self.renames:
             if path == prefix or path.startswith((prefix + ".", prefix + "[")):
                 return name + path[len(prefix) :]

@@ -78,11 +78,6 @@ def _json(content: dict[str, Any], status: int = 200) -> Response:
     return Response(orjson.dumps(content), status, media_type="application/json")
 
 
-def _field(path: str) -> str:
-    # Contract checks name fields relative to an empty prefix (".attributes.x"); give them back plainly.
-    return path.lstrip(".")
-
-
 @router.post(
     "/api/v2/entity",
     summary="Apply one person or object operation",
@@ -99,7 +94,7 @@ def _apply_entity(svc: Services, workspace_id: int, envelope: Any) -> None:
     check_json(envelope, svc.limits.entity_request_bytes)
     operation = parse_operation(envelope, svc.limits)
     for error in svc.ingest.apply(workspace_id, [operation]):
-        raise ValidationError(_field(error.field), error.message, error.reason)
+        raise ValidationError(error.field, error.message, error.reason)
 
 
 @router.post(
@@ -138,7 +133,7 @@ def _apply_batch(svc: Services, workspace_id: int, items: list[Any]) -> list[dic
     errors = [(index, error.reason, error.path, error.message) for index, error in parsed.errors]
     if parsed.operations:
         for failed in svc.ingest.apply(workspace_id, parsed.operations):
-            errors.append((parsed.indexes[failed.index], failed.reason, _field(failed.field), failed.message))
+            errors.append((parsed.indexes[failed.index], failed.reason, failed.field, failed.message))
     errors.sort(key=lambda e: e[0])
     return [
         {"batch_index": index, "reason": reason, "field": field, "message": message}
