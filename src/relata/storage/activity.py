@@ -9,48 +9,10 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from relata.core.model import Change, Device, Event
 from relata.core.times import Millis
-from relata.storage.database import executemany, inserted_pk
+from relata.storage.database import executemany
 from relata.storage.schema import changes, devices, events, suppressions
 
 # --- events ---------------------------------------------------------------------------------------
-
-
-def event_exists(conn: Connection, workspace_id: int, dedupe_id: str) -> bool:
-    return (
-        conn.execute(
-            select(events.c.pk).where(events.c.workspace_id == workspace_id, events.c.dedupe_id == dedupe_id)
-        ).first()
-        is not None
-    )
-
-
-def add_event(
-    conn: Connection,
-    workspace_id: int,
-    person_pk: int | None,
-    anonymous_id: str | None,
-    name: str,
-    type_: str,
-    data: Mapping[str, Any],
-    timestamp: Millis,
-    dedupe_id: str | None,
-    now: Millis,
-) -> int:
-    result = conn.execute(
-        insert(events),
-        {
-            "workspace_id": workspace_id,
-            "person_pk": person_pk,
-            "anonymous_id": anonymous_id,
-            "name": name,
-            "type": type_,
-            "data": dict(data),
-            "timestamp": timestamp,
-            "dedupe_id": dedupe_id,
-            "received_at": now,
-        },
-    )
-    return inserted_pk(result)
 
 
 def adopt_anonymous_events(conn: Connection, workspace_id: int, anonymous_id: str, person_pk: int) -> int:
@@ -197,11 +159,6 @@ _INSERT_CHANGES = insert(changes)
 def append_changes(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Append change-log rows in order, in one ``executemany``."""
     executemany(conn, _INSERT_CHANGES, rows)
-
-
-def log(conn: Connection, workspace_id: int, at: Millis, op: str, entity: str, **fields: Any) -> None:
-    """Append one change-log row now."""
-    append_changes(conn, [change_row(workspace_id, at, op, entity, **fields)])
 
 
 def change_from_row(r: Any) -> Change:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -35,12 +34,6 @@ def find_type(conn: Connection, workspace_id: int, ref: str) -> ObjectType | Non
     return None if row is None else type_from_row(row)
 
 
-def next_type_id(conn: Connection, workspace_id: int) -> str:
-    ids = conn.execute(select(object_types.c.type_id).where(object_types.c.workspace_id == workspace_id))
-    numbers = [int(i) for i in ids.scalars() if i.isdigit()]
-    return str(max(numbers, default=0) + 1)
-
-
 def create_type(conn: Connection, workspace_id: int, type_id: str, name: str, now: Millis) -> ObjectType:
     pk = inserted_pk(
         conn.execute(
@@ -70,7 +63,6 @@ def object_from_row(row: Row[Any], object_type: ObjectType) -> StoredObject:
 _FIND = select(objects).where(
     objects.c.type_pk == bindparam("type_pk"), objects.c.object_id == bindparam("oid")
 )
-_INSERT = insert(objects)
 _SAVE = (
     update(objects)
     .where(objects.c.pk == bindparam("b_pk"))
@@ -118,29 +110,6 @@ def get_many(conn: Connection, workspace_id: int, pks: Iterable[int]) -> list[St
         .order_by(objects.c.pk)
     )
     return [object_from_row(r, ObjectType(r.t_id, r.t_type_id, r.t_name)) for r in rows]
-
-
-def create(
-    conn: Connection,
-    workspace_id: int,
-    object_type: ObjectType,
-    object_id: str,
-    state: AttributeState,
-    now: Millis,
-) -> StoredObject:
-    cio_object_id = secrets.token_hex(10)
-    row = {
-        "workspace_id": workspace_id,
-        "type_pk": object_type.pk,
-        "object_id": object_id,
-        "cio_object_id": cio_object_id,
-        "attributes": dict(state.values),
-        "stamps": dict(state.stamps),
-        "created_at": now,
-        "updated_at": now,
-    }
-    pk = inserted_pk(conn.execute(_INSERT, row))
-    return StoredObject(pk, object_type, object_id, cio_object_id, state.values, state.stamps, now, now)
 
 
 def save(conn: Connection, obj: StoredObject, state: AttributeState, now: Millis) -> StoredObject:

@@ -11,7 +11,6 @@ from relata.core.attributes import AttributeState
 from relata.core.identity import PersonRef, normalize_email
 from relata.core.model import Person
 from relata.core.times import Millis
-from relata.storage.database import inserted_pk
 from relata.storage.schema import anonymous_ids, people
 
 
@@ -40,11 +39,6 @@ _FIND = {
     "cio_id": select(people).where(people.c.workspace_id == _WS, people.c.cio_id == _KEY),
     "pk": select(people).where(people.c.workspace_id == _WS, people.c.pk == _KEY),
 }
-_OWNER = {
-    "id": select(people.c.pk).where(people.c.workspace_id == _WS, people.c.ident == _KEY),
-    "email": select(people.c.pk).where(people.c.workspace_id == _WS, people.c.email_key == _KEY),
-}
-_INSERT = insert(people)
 _SAVE = (
     update(people)
     .where(people.c.pk == bindparam("b_pk"))
@@ -70,36 +64,10 @@ def get(conn: Connection, workspace_id: int, pk: int) -> Person | None:
     return None if row is None else person_from_row(row)
 
 
-def owner_of(conn: Connection, workspace_id: int, kind: str, value: str) -> int | None:
-    """The pk of the person whose id (``kind="id"``) or email is ``value``."""
-    key = value if kind == "id" else normalize_email(value)
-    return conn.execute(_OWNER[kind], {"ws": workspace_id, "key": key}).scalar_one_or_none()
-
-
 def _email(state: AttributeState) -> tuple[str | None, str | None]:
     email = state.values.get("email")
     text = email if isinstance(email, str) else None
     return text, normalize_email(text) if text else None
-
-
-def create(
-    conn: Connection, workspace_id: int, ident: str | None, state: AttributeState, now: Millis
-) -> Person:
-    cio_id = new_cio_id()
-    email, email_key = _email(state)
-    row = {
-        "workspace_id": workspace_id,
-        "cio_id": cio_id,
-        "ident": ident,
-        "email": email,
-        "email_key": email_key,
-        "attributes": dict(state.values),
-        "stamps": dict(state.stamps),
-        "created_at": now,
-        "updated_at": now,
-    }
-    pk = inserted_pk(conn.execute(_INSERT, row))
-    return Person(pk, cio_id, ident, email, state.values, state.stamps, now, now)
 
 
 def save(conn: Connection, person: Person, ident: str | None, state: AttributeState, now: Millis) -> Person:
